@@ -1,0 +1,287 @@
+// Package hub fans one publisher's frames out to many readers.
+//
+// A Stream keeps the recent frames in a fixed ring shared by every reader:
+// the publisher's Write stores one pointer and nudges waiting readers with a
+// non-blocking send, so it never blocks and never copies media per reader.
+// Each reader walks the ring at its own pace from its own goroutine. The ring
+// doubles as the GOP cache: a new reader starts at the newest keyframe. A
+// reader that falls too far behind skips forward to the newest keyframe
+// (counted as a drop); one that stays behind is told to disconnect
+// (ErrTooSlow), like a NATS slow consumer.
+package hub
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/huabian-live/huabian/internal/media"
+)
+
+// Errors returned by Reader.Next.
+var (
+	// ErrEnded means the stream ended (publisher gone past the grace window,
+	// or the stream was taken down). Frames already delivered are complete.
+	ErrEnded = errors.New("stream ended")
+	// ErrTooSlow means the reader stayed behind for longer than Options.SlowTimeout.
+	ErrTooSlow = errors.New("reader too slow")
+	// ErrReaderClosed means Close was called on the reader.
+	ErrReaderClosed = errors.New("reader closed")
+)
+
+// Options tune a Stream. Zero values take the documented defaults.
+type Options struct {
+	// RingSize is the number of frames kept (rounded up to a power of two).
+	// It bounds the GOP cache and every reader's backlog. Default 4096
+	// (about 50 s of 30 fps video with AAC audio; keyframe intervals up to
+	// ~20 s still fit a whole GOP).
+	RingSize int
+	// MaxLag is how far (in media time) a reader may be behind the newest
+	// frame before it skips forward to the newest keyframe. Default 3 s.
+	MaxLag time.Duration
+	// SlowTimeout is how long a reader may remain behind by more than MaxLag
+	// before Next returns ErrTooSlow. Default 10 s.
+	SlowTimeout time.Duration
+	// Prepare, when set, is called by Write for each frame after the hub has
+	// rebased its timestamps and before any reader can see it; it fills the
+	// frame's shared wire forms (FLV tag, RTMP chunks) exactly once.
+	Prepare func(*media.Frame)
+}
+
+func (o *Options) setDefaults() {
+	if o.RingSize <= 0 {
+		o.RingSize = 4096
+	}
+	n := 1
+	for n < o.RingSize {
+		n <<= 1
+	}
+	o.RingSize = n
+	if o.MaxLag <= 0 {
+		o.MaxLag = 3 * time.Second
+	}
+	if o.SlowTimeout <= 0 {
+		o.SlowTimeout = 10 * time.Second
+	}
+}
+
+// Counters are cumulative per-stream statistics, safe to read at any time.
+type Counters struct {
+	FramesIn      atomic.Uint64
+	BytesIn       atomic.Uint64
+	Drops         atomic.Uint64 // frames skipped by readers that fell behind
+	SlowReaders   atomic.Uint64 // readers disconnected as too slow
+	KeyframesIn   atomic.Uint64
+	LastKeyPeriod atomic.Int64 // media time between the last two keyframes (ns)
+}
+
+// Stream is one live channel: one publisher (at a time), many readers.
+type Stream struct {
+	name string
+	opts Options
+	mask uint64
+
+	ring []atomic.Pointer[media.Frame]
+	// head is the sequence number the next frame will get; frames
+	// [head-len(ring), head) may be in the ring.
+	head atomic.Uint64
+	// lastKey is 1 + the sequence number of the newest video keyframe (or of
+	// the newest frame for audio-only streams); 0 means none yet.
+	lastKey atomic.Uint64
+	readers atomic.Pointer[[]*Reader]
+	ended   atomic.Bool
+	tracks  atomic.Pointer[media.Tracks]
+
+	Counters Counters
+
+	// mu guards the reader set changes and the timestamp state below.
+	mu sync.Mutex
+	// Timestamps of consecutive publish sessions are rebased so that output
+	// time keeps increasing across a publisher reconnect.
+	offset       time.Duration // added to incoming DTS/PTS
+	lastDTS      time.Duration // newest output DTS over all tracks
+	lastVideoDTS time.Duration
+	lastAudioDTS time.Duration
+	rebaseNext   bool // next frame starts a new publish session
+	wroteAny     bool
+	wroteVideo   bool
+	wroteAudio   bool
+	hasVideo     bool
+	lastKeyDTS   time.Duration
+	endedNotify  chan struct{}
+}
+
+// NewStream returns an empty stream called name.
+func NewStream(name string, opts Options) *Stream {
+	opts.setDefaults()
+	s := &Stream{
+		name:        name,
+		opts:        opts,
+		mask:        uint64(opts.RingSize - 1),
+		ring:        make([]atomic.Pointer[media.Frame], opts.RingSize),
+		endedNotify: make(chan struct{}),
+	}
+	empty := []*Reader{}
+	s.readers.Store(&empty)
+	return s
+}
+
+// Name returns the channel name.
+func (s *Stream) Name() string { return s.name }
+
+// Tracks returns the current tracks, or nil before the first frame.
+func (s *Stream) Tracks() *media.Tracks { return s.tracks.Load() }
+
+// Ended reports whether the stream has ended.
+func (s *Stream) Ended() bool { return s.ended.Load() }
+
+// Done is closed when the stream ends.
+func (s *Stream) Done() <-chan struct{} { return s.endedNotify }
+
+// ReaderCount returns the number of attached readers.
+func (s *Stream) ReaderCount() int { return len(*s.readers.Load()) }
+
+// NewSession marks the start of a new publish session: the next frame's
+// timestamps are rebased to continue just after the last frame written, so
+// readers see one continuous timeline across a publisher reconnect.
+func (s *Stream) NewSession() {
+	s.mu.Lock()
+	s.rebaseNext = s.wroteAny
+	s.mu.Unlock()
+}
+
+// Write appends f. It must be called from one goroutine at a time (the
+// publisher's). It never blocks on readers and does O(1) work per reader:
+// one non-blocking channel send, and only for video frames (audio frames
+// ride along with the next video wake-up) or audio-only streams.
+func (s *Stream) Write(f *media.Frame) {
+	if s.ended.Load() {
+		return
+	}
+	s.mu.Lock()
+	if s.rebaseNext {
+		// Continue one frame duration (~33 ms) after the previous session.
+		s.offset = s.lastDTS + 33*time.Millisecond - f.DTS
+		s.rebaseNext = false
+	}
+	f.DTS += s.offset
+	f.PTS += s.offset
+	// Keep each track's output timeline monotonic: one backwards frame must
+	// not break every muxer downstream.
+	if f.Video {
+		if s.wroteVideo && f.DTS < s.lastVideoDTS {
+			shift := s.lastVideoDTS - f.DTS
+			f.DTS += shift
+			f.PTS += shift
+		}
+		s.lastVideoDTS, s.wroteVideo, s.hasVideo = f.DTS, true, true
+	} else {
+		if s.wroteAudio && f.DTS < s.lastAudioDTS {
+			shift := s.lastAudioDTS - f.DTS
+			f.DTS += shift
+			f.PTS += shift
+		}
+		s.lastAudioDTS, s.wroteAudio = f.DTS, true
+	}
+	if f.DTS > s.lastDTS || !s.wroteAny {
+		s.lastDTS = f.DTS
+	}
+	s.wroteAny = true
+	hasVideo := s.hasVideo
+	s.mu.Unlock()
+
+	if f.Received.IsZero() {
+		f.Received = time.Now()
+	}
+	if f.Tracks != nil && f.Tracks != s.tracks.Load() {
+		s.tracks.Store(f.Tracks)
+	}
+	seq := s.head.Load()
+	f.Seq = seq
+	if s.opts.Prepare != nil {
+		s.opts.Prepare(f)
+	}
+	s.ring[seq&s.mask].Store(f)
+	s.head.Store(seq + 1)
+
+	s.Counters.FramesIn.Add(1)
+	s.Counters.BytesIn.Add(uint64(f.Size()))
+	isKey := f.Key && (f.Video || !hasVideo)
+	if isKey {
+		if f.Video {
+			s.Counters.KeyframesIn.Add(1)
+			if s.lastKeyDTS != 0 {
+				s.Counters.LastKeyPeriod.Store(int64(f.DTS - s.lastKeyDTS))
+			}
+			s.lastKeyDTS = f.DTS
+		}
+		s.lastKey.Store(seq + 1)
+	}
+	if f.Video || !hasVideo {
+		for _, r := range *s.readers.Load() {
+			r.wake()
+		}
+	}
+}
+
+// End ends the stream: readers drain what they have and then get ErrEnded.
+func (s *Stream) End() {
+	if s.ended.Swap(true) {
+		return
+	}
+	close(s.endedNotify)
+	for _, r := range *s.readers.Load() {
+		r.wake()
+	}
+}
+
+// frame returns the frame with sequence number seq, or nil if it has been
+// overwritten (or not written yet).
+func (s *Stream) frame(seq uint64) *media.Frame {
+	f := s.ring[seq&s.mask].Load()
+	if f == nil || f.Seq != seq {
+		return nil
+	}
+	return f
+}
+
+// Subscribe attaches a reader that starts at the newest keyframe (the GOP
+// cache), or at the next frame if no keyframe has been seen yet.
+func (s *Stream) Subscribe() *Reader {
+	r := &Reader{
+		s:      s,
+		wakeCh: make(chan struct{}, 1),
+		closed: make(chan struct{}),
+	}
+	s.mu.Lock()
+	old := *s.readers.Load()
+	next := make([]*Reader, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, r)
+	s.readers.Store(&next)
+	// Position under mu so a concurrent Write cannot slip between choosing
+	// the start and registering for wake-ups in a way that loses frames.
+	if k := s.lastKey.Load(); k > 0 && s.frame(k-1) != nil {
+		r.cursor = k - 1
+	} else {
+		r.cursor = s.head.Load()
+		r.waitKey = true
+	}
+	s.mu.Unlock()
+	r.wake()
+	return r
+}
+
+func (s *Stream) unsubscribe(r *Reader) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.readers.Load()
+	next := make([]*Reader, 0, len(old))
+	for _, x := range old {
+		if x != r {
+			next = append(next, x)
+		}
+	}
+	s.readers.Store(&next)
+}
