@@ -31,6 +31,9 @@ type HubOptions struct {
 	// DeadAfter is how long a publisher may send nothing before a newcomer
 	// may take its place. Default 5 s.
 	DeadAfter time.Duration
+	// OnLive, if set, is called (outside the hub's lock, possibly from a
+	// timer goroutine) when a channel goes live or its stream ends.
+	OnLive func(name string, live bool)
 }
 
 // PublishInfo describes a publish session (for status and logs).
@@ -52,6 +55,7 @@ type Hub struct {
 	closed  bool
 
 	Publishes atomic.Uint64 // accepted publish sessions
+	Totals    Totals
 }
 
 type entry struct {
@@ -69,7 +73,9 @@ func New(opts HubOptions) *Hub {
 	if opts.DeadAfter <= 0 {
 		opts.DeadAfter = 5 * time.Second
 	}
-	return &Hub{opts: opts, entries: map[string]*entry{}}
+	h := &Hub{opts: opts, entries: map[string]*entry{}}
+	h.opts.Stream.Totals = &h.Totals
+	return h
 }
 
 // Publisher is the write side of one publish session.
@@ -92,6 +98,14 @@ type Publisher struct {
 // ended with ErrTakenOver. A stream in its grace window is resumed, so its
 // readers stay attached.
 func (h *Hub) Publish(name string, info PublishInfo) (*Publisher, error) {
+	p, err := h.publish(name, info)
+	if err == nil && h.opts.OnLive != nil {
+		h.opts.OnLive(name, true)
+	}
+	return p, err
+}
+
+func (h *Hub) publish(name string, info PublishInfo) (*Publisher, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -185,10 +199,16 @@ func (p *Publisher) Close() {
 		stream := e.stream
 		e.graceEnds = time.AfterFunc(h.opts.Grace, func() {
 			h.mu.Lock()
-			defer h.mu.Unlock()
-			if cur := h.entries[p.name]; cur == e && e.pub == nil {
+			ended := h.entries[p.name] == e && e.pub == nil
+			if ended {
 				delete(h.entries, p.name)
+			}
+			h.mu.Unlock()
+			if ended {
 				stream.End()
+				if h.opts.OnLive != nil {
+					h.opts.OnLive(p.name, false)
+				}
 			}
 		})
 	})
@@ -269,6 +289,9 @@ func (h *Hub) Kick(name string, endStream bool) {
 	}
 	if e != nil && endStream {
 		e.stream.End()
+		if h.opts.OnLive != nil {
+			h.opts.OnLive(name, false)
+		}
 	}
 }
 

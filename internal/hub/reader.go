@@ -95,18 +95,21 @@ func (r *Reader) collect() ([]*media.Frame, error) {
 			r.behindSince = now
 		} else if now.Sub(r.behindSince) > s.opts.SlowTimeout {
 			s.Counters.SlowReaders.Add(1)
+			if t := s.opts.Totals; t != nil {
+				t.SlowReaders.Add(1)
+			}
 			return nil, ErrTooSlow
 		}
 		if k := s.lastKey.Load(); k > 0 && k-1 > r.cursor && s.frame(k-1) != nil {
 			skipped := k - 1 - r.cursor
 			r.dropped += skipped
-			s.Counters.Drops.Add(skipped)
+			s.countDrops(skipped)
 			r.cursor = k - 1
 		} else if oldest == nil {
 			// Lapped and no keyframe to land on: wait for the next one.
 			skipped := head - r.cursor
 			r.dropped += skipped
-			s.Counters.Drops.Add(skipped)
+			s.countDrops(skipped)
 			r.cursor = head
 			r.waitKey = true
 			return r.batch, nil
@@ -136,4 +139,11 @@ func (r *Reader) collect() ([]*media.Frame, error) {
 func (s *Stream) hasVideoTrack() bool {
 	t := s.tracks.Load()
 	return t != nil && t.Video != nil
+}
+
+func (s *Stream) countDrops(n uint64) {
+	s.Counters.Drops.Add(n)
+	if t := s.opts.Totals; t != nil {
+		t.Drops.Add(n)
+	}
 }

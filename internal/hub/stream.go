@@ -47,6 +47,15 @@ type Options struct {
 	// rebased its timestamps and before any reader can see it; it fills the
 	// frame's shared wire forms (FLV tag, RTMP chunks) exactly once.
 	Prepare func(*media.Frame)
+	// Totals, when set, also receives this stream's drop and slow-reader
+	// counts, so process-wide counters survive the stream.
+	Totals *Totals
+}
+
+// Totals are process-wide counters shared by all streams of a hub.
+type Totals struct {
+	Drops       atomic.Uint64
+	SlowReaders atomic.Uint64
 }
 
 func (o *Options) setDefaults() {
@@ -108,8 +117,11 @@ type Stream struct {
 	wroteVideo   bool
 	wroteAudio   bool
 	hasVideo     bool
-	lastKeyDTS   time.Duration
+	lastKeyDTS   time.Duration // written only by Write (single goroutine)
+	rates        rates
 	endedNotify  chan struct{}
+
+	viewers viewerSet
 }
 
 // NewStream returns an empty stream called name.
@@ -189,11 +201,12 @@ func (s *Stream) Write(f *media.Frame) {
 	}
 	s.wroteAny = true
 	hasVideo := s.hasVideo
-	s.mu.Unlock()
-
 	if f.Received.IsZero() {
 		f.Received = time.Now()
 	}
+	s.rates.add(f.Received, f.Size(), f.Video)
+	s.mu.Unlock()
+
 	if f.Tracks != nil && f.Tracks != s.tracks.Load() {
 		s.tracks.Store(f.Tracks)
 	}

@@ -1,0 +1,222 @@
+// Package app is the composition root: it builds every component from the
+// configuration, starts them in order and stops them in reverse order.
+// Nothing imports app.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/huabian-live/huabian/internal/bus"
+	"github.com/huabian-live/huabian/internal/channel"
+	"github.com/huabian-live/huabian/internal/config"
+	"github.com/huabian-live/huabian/internal/httpapi"
+	"github.com/huabian-live/huabian/internal/hub"
+	"github.com/huabian-live/huabian/internal/observe"
+	"github.com/huabian-live/huabian/internal/play"
+	"github.com/huabian-live/huabian/internal/play/httpflv"
+	"github.com/huabian-live/huabian/internal/play/llhls"
+	"github.com/huabian-live/huabian/internal/rtmp"
+	"github.com/huabian-live/huabian/internal/store/sqlstore"
+)
+
+// ShutdownTimeout bounds the graceful stop after the context ends.
+const ShutdownTimeout = 8 * time.Second
+
+// Listeners lets tests pass pre-opened listeners (e.g. on 127.0.0.1:0);
+// nil fields are opened from the configuration.
+type Listeners struct {
+	HTTP, RTMP net.Listener
+	// Ready, if set, is called once everything is serving.
+	Ready func(httpAddr, rtmpAddr net.Addr)
+}
+
+// Run runs the server until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners) error {
+	st, err := sqlstore.Open(ctx, cfg.Data, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sealer, err := channel.OpenSealer(cfg.Data)
+	if err != nil {
+		return err
+	}
+	channels := channel.NewService(st, sealer)
+
+	b, err := bus.Open(bus.Options{URL: cfg.NATS.URL, Listen: cfg.NATS.Listen}, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	h := hub.New(hub.HubOptions{
+		Grace:     cfg.Live.Grace,
+		DeadAfter: cfg.Live.DeadAfter,
+		Stream: hub.Options{
+			MaxLag:      cfg.Live.MaxLag,
+			SlowTimeout: cfg.Live.SlowTimeout,
+			Prepare:     play.PrepareFrame,
+		},
+	})
+	hls := llhls.New(func(name string) *hub.Stream { return h.Stream(name, false) }, llhls.Options{
+		SegmentDuration: cfg.HLS.SegmentDuration,
+		PartDuration:    cfg.HLS.PartDuration,
+		Log:             log,
+	})
+	metrics := observe.NewMetrics(liveSource{h: h, hls: hls})
+	flvServer := httpflv.New(func(name string) *hub.Stream { return h.Stream(name, false) }, metrics, log, httpflv.Options{})
+
+	handler := httpapi.New(httpapi.Deps{
+		Log: log,
+		ChannelExists: func(ctx context.Context, name string) (bool, error) {
+			return channels.Exists(ctx, name)
+		},
+		Live:       h.Lookup,
+		HLSViewers: hls.Viewers,
+		FLV:        flvServer,
+		LLHLS:      hls,
+		Registry:   metrics.Registry,
+		ValidName:  channel.ValidateName,
+	})
+
+	var httpLn, rtmpLn net.Listener = ls.HTTP, ls.RTMP
+	if httpLn == nil && config.Enabled(cfg.HTTP.Listen) {
+		if httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+			return fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+		}
+	}
+	if rtmpLn == nil && config.Enabled(cfg.RTMP.Listen) {
+		if rtmpLn, err = net.Listen("tcp", cfg.RTMP.Listen); err != nil {
+			if httpLn != nil {
+				httpLn.Close()
+			}
+			return fmt.Errorf("rtmp listen %s: %w", cfg.RTMP.Listen, err)
+		}
+	}
+
+	limiter := channel.NewFailureLimiter(cfg.Limits.PublishFailuresPerMinute)
+	rtmpServer := rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout})
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	g, gctx := errgroup.WithContext(runCtx)
+	if rtmpLn != nil {
+		log.Info("RTMP listening", "addr", rtmpLn.Addr().String())
+		g.Go(func() error { return rtmpServer.Serve(gctx, rtmpLn) })
+	}
+	if httpLn != nil {
+		log.Info("HTTP listening", "addr", httpLn.Addr().String())
+		g.Go(func() error {
+			if err := srv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http serve: %w", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return hls.Run(gctx) })
+	g.Go(func() error {
+		// End publishes made with a key that has since been rotated, or for
+		// a channel that was deleted, even when that happened in another
+		// process (the CLI).
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				h.CheckKeys()
+			}
+		}
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down")
+		// Publishers are told first (their connections close), then
+		// viewers get end-of-stream, then the listeners stop.
+		h.Close()
+		flvServer.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+		return nil
+	})
+	if ls.Ready != nil {
+		var ha, ra net.Addr
+		if httpLn != nil {
+			ha = httpLn.Addr()
+		}
+		if rtmpLn != nil {
+			ra = rtmpLn.Addr()
+		}
+		ls.Ready(ha, ra)
+	}
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// authenticator adapts the channel service to the RTMP server.
+type authenticator struct{ s *channel.Service }
+
+func (a authenticator) Authenticate(ctx context.Context, key string) (string, func() bool, error) {
+	ch, err := a.s.Authenticate(ctx, key)
+	if err != nil {
+		return "", nil, err
+	}
+	still := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return a.s.KeyStillValid(ctx, ch.ID, ch.KeyHash)
+	}
+	return ch.Name, still, nil
+}
+
+// liveSource feeds the scrape-time gauges.
+type liveSource struct {
+	h   *hub.Hub
+	hls *llhls.Server
+}
+
+func (l liveSource) Publishers() int {
+	n := 0
+	for _, s := range l.h.List() {
+		if s.Live {
+			n++
+		}
+	}
+	return n
+}
+
+func (l liveSource) FrameDrops() uint64 {
+	var n uint64
+	for _, s := range l.h.List() {
+		n += s.Stream.Counters.Drops.Load()
+	}
+	return n
+}
+
+func (l liveSource) HLSViewers() int {
+	n := 0
+	for _, s := range l.h.List() {
+		n += l.hls.Viewers(s.Name)
+	}
+	return n
+}

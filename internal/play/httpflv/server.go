@@ -1,0 +1,340 @@
+// Package httpflv serves live streams as FLV over HTTP (GET /live/NAME.flv,
+// chunked) and over WebSocket (the same path upgraded; binary messages
+// carrying the FLV byte stream, as mpegts.js and flv.js expect).
+//
+// Both take over the TCP connection from net/http so that each batch of
+// frames goes out in one writev of the shared, pre-built FLV tags
+// (internal/play.PrepareFrame): no per-viewer copy of media, one syscall per
+// batch. For WebSocket we therefore frame server messages ourselves (RFC 6455
+// §5.2; unmasked, one binary frame per batch) and only read the client's
+// frames to answer ping and close.
+package httpflv
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/huabian-live/huabian/internal/codec/flv"
+	"github.com/huabian-live/huabian/internal/hub"
+	"github.com/huabian-live/huabian/internal/media"
+	"github.com/huabian-live/huabian/internal/observe"
+	"github.com/huabian-live/huabian/internal/play"
+)
+
+// Options configure the server.
+type Options struct {
+	// WriteTimeout bounds one write; a viewer that takes no data for this
+	// long is disconnected. Default 10 s.
+	WriteTimeout time.Duration
+}
+
+// Server is the HTTP-FLV / WS-FLV handler.
+type Server struct {
+	src     func(name string) *hub.Stream
+	metrics *observe.Metrics
+	log     *slog.Logger
+	opts    Options
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a handler serving streams found by src (nil: not live).
+func New(src func(name string) *hub.Stream, m *observe.Metrics, log *slog.Logger, opts Options) *Server {
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{src: src, metrics: m, log: log.With("component", "httpflv"), opts: opts, ctx: ctx, cancel: cancel}
+}
+
+// Close disconnects every viewer and waits for their goroutines. Viewers
+// run on taken-over connections that http.Server.Shutdown does not track.
+func (s *Server) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// ChannelFromPath returns NAME for "/live/NAME.flv".
+func ChannelFromPath(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/live/")
+	if !ok {
+		return "", false
+	}
+	name, ok := strings.CutSuffix(rest, ".flv")
+	if !ok || name == "" || strings.ContainsAny(name, "/\\") {
+		return "", false
+	}
+	return name, true
+}
+
+// ServeHTTP handles GET (and WebSocket upgrade) on /live/NAME.flv.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name, ok := ChannelFromPath(r.URL.Path)
+	if !ok {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	stream := s.src(name)
+	if stream == nil {
+		http.Error(w, "channel not live", http.StatusNotFound)
+		return
+	}
+	ws := isWebSocket(r)
+	var accept string
+	if ws {
+		var err error
+		if accept, err = websocketAccept(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	if r.ProtoMajor != 1 {
+		// HTTP/2 (behind TLS) cannot be taken over; stream through the
+		// ResponseWriter instead.
+		if ws {
+			http.Error(w, "WebSocket needs HTTP/1.1", http.StatusBadRequest)
+			return
+		}
+		s.serveBuffered(w, r, stream, name)
+		return
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "cannot take over connection", http.StatusInternalServerError)
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	defer conn.Close()
+	if brw.Reader.Buffered() > 0 && !ws {
+		// A pipelined request after a streaming GET is never answered.
+		_ = conn.SetReadDeadline(time.Now())
+	}
+
+	var head string
+	proto := observe.ProtoHTTPFLV
+	if ws {
+		proto = observe.ProtoWSFLV
+		head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Accept: " + accept + "\r\n\r\n"
+	} else {
+		head = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nTransfer-Encoding: chunked\r\n" +
+			"Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n" +
+			"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	if _, err := conn.Write([]byte(head)); err != nil {
+		return
+	}
+	log := s.log.With("channel", name, "conn", conn.RemoteAddr().String(), "protocol", proto)
+	var framing framer = chunkedFramer{}
+	if ws {
+		framing = wsFramer{}
+	}
+	s.pump(conn, brw.Reader, stream, framing, proto, ws, log)
+}
+
+func isWebSocket(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// framer wraps one batch of payload bytes for the transport.
+type framer interface {
+	prefix(dst []byte, n int) []byte
+	suffix() []byte
+}
+
+type chunkedFramer struct{}
+
+func (chunkedFramer) prefix(dst []byte, n int) []byte {
+	dst = strconv.AppendInt(dst, int64(n), 16)
+	return append(dst, '\r', '\n')
+}
+
+var crlf = []byte("\r\n")
+
+func (chunkedFramer) suffix() []byte { return crlf }
+
+// pump writes the stream to conn until the viewer leaves, is too slow, the
+// stream ends or the server closes.
+func (s *Server) pump(conn net.Conn, br interface{ Read([]byte) (int, error) }, stream *hub.Stream, framing framer, proto string, ws bool, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	reader := stream.Subscribe()
+	defer reader.Close()
+	leftMetrics := s.metrics.ViewerStarted(proto)
+	defer leftMetrics()
+	leftStream := stream.AddViewer(proto)
+	defer leftStream()
+
+	// Watch the client side: EOF (or a WebSocket close) ends the session.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer cancel()
+		if ws {
+			readClientFrames(br)
+		} else {
+			buf := make([]byte, 512)
+			for {
+				if _, err := br.Read(buf); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	stopClose := context.AfterFunc(ctx, func() { conn.Close() })
+	defer func() {
+		conn.Close()
+		stopClose()
+		wg.Wait()
+	}()
+
+	out := s.metrics.BytesOut.WithLabelValues(proto)
+	var (
+		sent   *media.Tracks
+		first  = true
+		bufs   net.Buffers
+		prefix []byte
+	)
+	for {
+		batch, err := reader.Next(ctx)
+		if err != nil {
+			switch {
+			case errors.Is(err, hub.ErrTooSlow):
+				s.metrics.SlowViewers.WithLabelValues(proto).Inc()
+				log.Info("viewer disconnected: too slow", "dropped_frames", reader.Dropped())
+			case errors.Is(err, hub.ErrEnded):
+				// Write the HTTP chunked terminator so the player sees a
+				// clean end of stream.
+				if !ws {
+					_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+					_, _ = conn.Write([]byte("0\r\n\r\n"))
+				} else {
+					_, _ = conn.Write(wsCloseFrame(1000))
+				}
+			}
+			return
+		}
+		bufs = append(bufs[:0], nil) // slot for the framing prefix
+		n := 0
+		for _, f := range batch {
+			if f.Tracks != sent {
+				var hdr []byte
+				if first {
+					t := f.Tracks
+					hdr = flv.AppendFileHeader(hdr, t.Video != nil, t.Audio != nil)
+					first = false
+				}
+				hdr = play.FLVHeaders(hdr, f.Tracks, f.DTS)
+				bufs = append(bufs, hdr)
+				n += len(hdr)
+				sent = f.Tracks
+			}
+			if f.FLVTag != nil {
+				bufs = append(bufs, f.FLVTag)
+				n += len(f.FLVTag)
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		prefix = framing.prefix(prefix[:0], n)
+		bufs[0] = prefix
+		if sfx := framing.suffix(); sfx != nil {
+			bufs = append(bufs, sfx)
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		wb := bufs
+		written, err := wb.WriteTo(conn)
+		out.Add(float64(written))
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				s.metrics.SlowViewers.WithLabelValues(proto).Inc()
+				log.Info("viewer disconnected: write timed out")
+			}
+			return
+		}
+	}
+}
+
+// serveBuffered is the HTTP/2 path: same stream, written through the
+// ResponseWriter and flushed per batch.
+func (s *Server) serveBuffered(w http.ResponseWriter, r *http.Request, stream *hub.Stream, name string) {
+	s.wg.Add(1)
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	reader := stream.Subscribe()
+	defer reader.Close()
+	defer s.metrics.ViewerStarted(observe.ProtoHTTPFLV)()
+	defer stream.AddViewer(observe.ProtoHTTPFLV)()
+	w.Header().Set("Content-Type", "video/x-flv")
+	w.Header().Set("Cache-Control", "no-cache, no-store")
+	rc := http.NewResponseController(w)
+	var sent *media.Tracks
+	first := true
+	for {
+		batch, err := reader.Next(ctx)
+		if err != nil {
+			return
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		for _, f := range batch {
+			if f.Tracks != sent {
+				var hdr []byte
+				if first {
+					hdr = flv.AppendFileHeader(hdr, f.Tracks.Video != nil, f.Tracks.Audio != nil)
+					first = false
+				}
+				if _, err := w.Write(play.FLVHeaders(hdr, f.Tracks, f.DTS)); err != nil {
+					return
+				}
+				sent = f.Tracks
+			}
+			if _, err := w.Write(f.FLVTag); err != nil {
+				return
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			s.log.Debug("flush", "channel", name, "err", err)
+			return
+		}
+	}
+}

@@ -1,0 +1,70 @@
+// Package play holds what every playback protocol shares: the wire forms of
+// a frame that are built once per stream and written to every viewer.
+package play
+
+import (
+	"time"
+
+	"github.com/huabian-live/huabian/internal/codec/flv"
+	"github.com/huabian-live/huabian/internal/codec/rtmpchunk"
+	"github.com/huabian-live/huabian/internal/media"
+)
+
+// RTMPChunkSize is the chunk size the server announces to every RTMP player
+// (gortmplib's ServerConn.AcceptConn sends SetChunkSize 65536), so the shared
+// chunk bytes match every connection.
+const RTMPChunkSize = 65536
+
+// rtmpStreamID is the message stream ID given to every player by
+// createStream.
+const rtmpStreamID = 1
+
+// PrepareFrame fills f.FLVTag and f.RTMPChunks. The hub calls it once per
+// frame, in the publisher's goroutine, before any reader sees the frame.
+// Frames in codecs FLV cannot carry get neither (RTMP/FLV players skip them).
+func PrepareFrame(f *media.Frame) {
+	size := f.Size() + 32 + 4*len(f.AU)
+	tag, ok := flv.AppendFrameTag(make([]byte, 0, size), f)
+	if !ok {
+		return
+	}
+	f.FLVTag = tag
+	typ, ts, body, err := flv.TagBody(tag)
+	if err != nil {
+		return
+	}
+	f.RTMPChunks = rtmpchunk.Chunks(csid(typ), typ, ts, rtmpStreamID, body, RTMPChunkSize)
+}
+
+func csid(typ uint8) uint8 {
+	switch typ {
+	case flv.TagVideo:
+		return rtmpchunk.CSIDVideo
+	case flv.TagAudio:
+		return rtmpchunk.CSIDAudio
+	default:
+		return rtmpchunk.CSIDData
+	}
+}
+
+// FLVHeaders appends what an FLV player needs before the first frame of a
+// track set: onMetaData and the sequence headers, as FLV tags.
+func FLVHeaders(dst []byte, t *media.Tracks, ts time.Duration) []byte {
+	dst = flv.AppendMetadataTag(dst, t)
+	return flv.AppendSequenceHeaders(dst, t, ts)
+}
+
+// RTMPHeaders is FLVHeaders as RTMP messages (onMetaData data message and
+// the sequence-header media messages).
+func RTMPHeaders(dst []byte, t *media.Tracks, ts time.Duration) []byte {
+	tags := FLVHeaders(nil, t, ts)
+	for len(tags) > 0 {
+		typ, tsMS, body, err := flv.TagBody(tags)
+		if err != nil {
+			break
+		}
+		dst = rtmpchunk.AppendMessage(dst, csid(typ), typ, tsMS, rtmpStreamID, body, RTMPChunkSize)
+		tags = tags[11+len(body)+4:]
+	}
+	return dst
+}
