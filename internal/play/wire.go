@@ -64,7 +64,7 @@ func RTMPHeaders(dst []byte, t *media.Tracks, ts time.Duration) []byte {
 			break
 		}
 		dst = rtmpchunk.AppendMessage(dst, csid(typ), typ, tsMS, rtmpStreamID, body, RTMPChunkSize)
-		tags = tags[11+len(body)+4:]
+		tags = tags[flv.TagHeaderSize+len(body)+flv.PreviousTagSizeLen:]
 	}
 	return dst
 }
