@@ -1,0 +1,325 @@
+// Package config holds the one configuration of a Huabian Live process.
+//
+// Values come from, in rising precedence: the defaults below, a YAML file
+// (--config FILE or HUABIAN_CONFIG), environment variables HUABIAN_<PATH> and
+// command-line flags --<path>. Names derive from the yaml path of each field
+// (live.dead_after → HUABIAN_LIVE_DEAD_AFTER, --live.dead_after), so adding a
+// field here is all it takes to make it configurable. docs/config.md is
+// generated from the field comments (go generate ./internal/config).
+//
+// A Config is a value: it is not changed after Load. Each component receives
+// only its own sub-struct.
+package config
+
+//go:generate go test -run ^TestConfigDoc$ -update .
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Off as an address disables that listener.
+const Off = "off"
+
+// Config is the whole configuration. Each field comment states the default.
+type Config struct {
+	// Data is the directory holding the database (huabian.db), the secret
+	// that seals stream keys (secret.key) and recordings. Created with mode
+	// 0700 if missing. Default "./data".
+	Data string `yaml:"data"`
+
+	HTTP   HTTP   `yaml:"http"`
+	RTMP   RTMP   `yaml:"rtmp"`
+	SRT    SRT    `yaml:"srt"`
+	WebRTC WebRTC `yaml:"webrtc"`
+	Log    Log    `yaml:"log"`
+	NATS   NATS   `yaml:"nats"`
+	Live   Live   `yaml:"live"`
+	HLS    HLS    `yaml:"hls"`
+	Limits Limits `yaml:"limits"`
+}
+
+// HTTP configures the web server: pages, JSON API, HTTP-FLV, LL-HLS,
+// WHIP and WHEP.
+type HTTP struct {
+	// Listen is the TCP address of the web server; "off" disables it.
+	// Default ":8080".
+	Listen string `yaml:"listen" flag:"http"`
+}
+
+// RTMP configures the RTMP listener (publish and play).
+type RTMP struct {
+	// Listen is the TCP address for RTMP publishers and players; "off"
+	// disables it. Default ":1935".
+	Listen string `yaml:"listen" flag:"rtmp"`
+}
+
+// SRT configures the SRT listener (publish and play).
+type SRT struct {
+	// Listen is the UDP address for SRT publishers and players; "off"
+	// disables it. Default ":9000".
+	Listen string `yaml:"listen" flag:"srt"`
+}
+
+// WebRTC configures WHIP ingest and WHEP playback media transport.
+type WebRTC struct {
+	// UDP is the single UDP address all WebRTC media is multiplexed on;
+	// "off" disables WebRTC. Default ":8189".
+	UDP string `yaml:"udp" flag:"webrtc-udp"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	// Level is the lowest level written: debug, info, warn or error.
+	// Default "info".
+	Level string `yaml:"level"`
+	// Format is "text" (human readable) or "json" (one object per line).
+	// Default "text".
+	Format string `yaml:"format"`
+}
+
+// NATS configures the message bus.
+type NATS struct {
+	// URL of an external NATS cluster (comma-separated for several
+	// servers). Empty runs an embedded in-process server. Default "".
+	URL string `yaml:"url"`
+	// Listen is the client address of the embedded server, for other nodes
+	// to join. Empty means the embedded server has no network listener.
+	// Only valid when url is empty. Default "".
+	Listen string `yaml:"listen"`
+}
+
+// Live configures publish sessions and viewer backlogs.
+type Live struct {
+	// Grace is how long a stream stays open for its viewers after the
+	// publisher disconnects, so that a reconnecting encoder resumes it.
+	// Default 30s.
+	Grace time.Duration `yaml:"grace"`
+	// DeadAfter is how long a publisher may send nothing before a new
+	// publisher with the same key may take its place. Default 5s.
+	DeadAfter time.Duration `yaml:"dead_after"`
+	// IdleTimeout drops a publisher that has sent nothing for this long.
+	// Default 10s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxLag is how far a viewer may fall behind live before it skips to
+	// the next keyframe. Default 3s.
+	MaxLag time.Duration `yaml:"max_lag"`
+	// SlowTimeout disconnects a viewer that stays behind for this long.
+	// Default 10s.
+	SlowTimeout time.Duration `yaml:"slow_timeout"`
+}
+
+// HLS configures LL-HLS packaging.
+type HLS struct {
+	// SegmentDuration is the target duration of a segment; segments end on
+	// keyframes so they can be longer. Default 1s.
+	SegmentDuration time.Duration `yaml:"segment_duration"`
+	// PartDuration is the target duration of an LL-HLS partial segment; at
+	// most segment_duration. Default 200ms.
+	PartDuration time.Duration `yaml:"part_duration"`
+}
+
+// Limits configures abuse limits.
+type Limits struct {
+	// PublishFailuresPerMinute is how many failed publish attempts (bad
+	// stream key) one IP address may make per minute before further
+	// attempts are refused; 0 means no limit. Default 10.
+	PublishFailuresPerMinute int `yaml:"publish_failures_per_minute"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Data:   "./data",
+		HTTP:   HTTP{Listen: ":8080"},
+		RTMP:   RTMP{Listen: ":1935"},
+		SRT:    SRT{Listen: ":9000"},
+		WebRTC: WebRTC{UDP: ":8189"},
+		Log:    Log{Level: "info", Format: "text"},
+		NATS:   NATS{},
+		Live: Live{
+			Grace:       30 * time.Second,
+			DeadAfter:   5 * time.Second,
+			IdleTimeout: 10 * time.Second,
+			MaxLag:      3 * time.Second,
+			SlowTimeout: 10 * time.Second,
+		},
+		HLS: HLS{
+			SegmentDuration: time.Second,
+			PartDuration:    200 * time.Millisecond,
+		},
+		Limits: Limits{PublishFailuresPerMinute: 10},
+	}
+}
+
+// Enabled reports whether a listener address is switched on: it is neither
+// empty nor "off".
+func Enabled(addr string) bool {
+	return addr != "" && !strings.EqualFold(addr, Off)
+}
+
+// Validate checks every sub-struct and returns all problems found.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Data == "" {
+		errs = append(errs, errors.New("data: must not be empty"))
+	}
+	for _, v := range []interface{ Validate() error }{
+		c.HTTP, c.RTMP, c.SRT, c.WebRTC, c.Log, c.NATS, c.Live, c.HLS, c.Limits,
+	} {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinErrs(errs)
+}
+
+// Validate checks the listen address.
+func (h HTTP) Validate() error { return checkListen("http.listen", h.Listen) }
+
+// Validate checks the listen address.
+func (r RTMP) Validate() error { return checkListen("rtmp.listen", r.Listen) }
+
+// Validate checks the listen address.
+func (s SRT) Validate() error { return checkListen("srt.listen", s.Listen) }
+
+// Validate checks the UDP address.
+func (w WebRTC) Validate() error { return checkListen("webrtc.udp", w.UDP) }
+
+// Validate checks level and format.
+func (l Log) Validate() error {
+	var errs []error
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: use debug, info, warn or error", l.Level))
+	}
+	switch l.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: use text or json", l.Format))
+	}
+	return joinErrs(errs)
+}
+
+// Validate checks the server URLs and the embedded listener.
+func (n NATS) Validate() error {
+	var errs []error
+	if n.URL != "" {
+		for _, s := range strings.Split(n.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || u.Host == "" {
+				errs = append(errs, fmt.Errorf("nats.url %q: want URLs like nats://host:4222", n.URL))
+				break
+			}
+		}
+		if n.Listen != "" {
+			errs = append(errs, errors.New("nats.listen: only valid for the embedded server (empty nats.url)"))
+		}
+	}
+	if n.Listen != "" && !strings.EqualFold(n.Listen, Off) {
+		if err := checkAddr(n.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("nats.listen %q: %w", n.Listen, err))
+		}
+	}
+	return joinErrs(errs)
+}
+
+// Validate checks that every duration is usable.
+func (l Live) Validate() error {
+	var errs []error
+	if l.Grace < 0 {
+		errs = append(errs, fmt.Errorf("live.grace %s: must not be negative", l.Grace))
+	}
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"live.dead_after", l.DeadAfter},
+		{"live.idle_timeout", l.IdleTimeout},
+		{"live.max_lag", l.MaxLag},
+		{"live.slow_timeout", l.SlowTimeout},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.path, d.v))
+		}
+	}
+	return joinErrs(errs)
+}
+
+// Validate checks that parts fit in segments.
+func (h HLS) Validate() error {
+	var errs []error
+	if h.SegmentDuration <= 0 {
+		errs = append(errs, fmt.Errorf("hls.segment_duration %s: must be positive", h.SegmentDuration))
+	}
+	if h.PartDuration <= 0 {
+		errs = append(errs, fmt.Errorf("hls.part_duration %s: must be positive", h.PartDuration))
+	} else if h.SegmentDuration > 0 && h.PartDuration > h.SegmentDuration {
+		errs = append(errs, fmt.Errorf("hls.part_duration %s: must not exceed hls.segment_duration %s",
+			h.PartDuration, h.SegmentDuration))
+	}
+	return joinErrs(errs)
+}
+
+// Validate checks the limits.
+func (l Limits) Validate() error {
+	if l.PublishFailuresPerMinute < 0 {
+		return fmt.Errorf("limits.publish_failures_per_minute %d: must not be negative (0 = no limit)",
+			l.PublishFailuresPerMinute)
+	}
+	return nil
+}
+
+// joinErrs is like errors.Join but keeps the message on one line, "; "
+// between the parts, so a CLI can print it as a single line.
+func joinErrs(errs []error) error {
+	errs = slices.DeleteFunc(errs, func(e error) bool { return e == nil })
+	if len(errs) == 0 {
+		return nil
+	}
+	return errList(errs)
+}
+
+type errList []error
+
+func (l errList) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (l errList) Unwrap() []error { return l }
+
+// checkListen accepts "off" or a host:port address.
+func checkListen(path, addr string) error {
+	if strings.EqualFold(addr, Off) {
+		return nil
+	}
+	if addr == "" {
+		return fmt.Errorf("%s: empty; use an address like :8080, or off to disable", path)
+	}
+	if err := checkAddr(addr); err != nil {
+		return fmt.Errorf("%s %q: %w", path, addr, err)
+	}
+	return nil
+}
+
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port, e.g. :8080 or 127.0.0.1:8080")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	return nil
+}
