@@ -60,6 +60,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	h := hub.New(hub.HubOptions{
 		Grace:     cfg.Live.Grace,
 		DeadAfter: cfg.Live.DeadAfter,
+		OnLive: func(name string, live bool) {
+			ev := bus.Event{Type: "live.ended", Channel: name, At: time.Now().UTC()}
+			if live {
+				ev.Type = "live.started"
+			}
+			b.PublishEvent(ev)
+		},
 		Stream: hub.Options{
 			MaxLag:      cfg.Live.MaxLag,
 			SlowTimeout: cfg.Live.SlowTimeout,
@@ -178,6 +185,9 @@ type authenticator struct{ s *channel.Service }
 
 func (a authenticator) Authenticate(ctx context.Context, key string) (string, func() bool, error) {
 	ch, err := a.s.Authenticate(ctx, key)
+	if errors.Is(err, channel.ErrBadKey) {
+		return "", nil, fmt.Errorf("%w: %w", rtmp.ErrUnknownKey, err)
+	}
 	if err != nil {
 		return "", nil, err
 	}

@@ -166,11 +166,17 @@ func (s *Server) publish(ctx context.Context, c net.Conn, sc *gortmplib.ServerCo
 		return
 	}
 	channel, stillValid, err := s.auth.Authenticate(ctx, key)
-	if err != nil {
+	if errors.Is(err, ErrUnknownKey) {
 		s.limiter.Fail(ip)
 		s.metrics.RefusedPublishes.WithLabelValues("bad_key").Inc()
 		log.Info("publish refused: stream key not recognized") // never log the key
 		_ = sc.RejectAction()
+		return
+	}
+	if err != nil {
+		s.metrics.RefusedPublishes.WithLabelValues("unavailable").Inc()
+		log.Error("publish refused: cannot check the stream key", "err", err)
+		_ = refuse(sc, true, "NetStream.Publish.Failed", "server error, try again")
 		return
 	}
 	log = log.With("channel", channel)

@@ -24,11 +24,15 @@ import (
 	"github.com/huabian-live/huabian/internal/observe"
 )
 
+// ErrUnknownKey is what an Authenticator returns (possibly wrapped) for a
+// key that belongs to no channel; other errors mean the check itself failed.
+var ErrUnknownKey = errors.New("stream key not recognized")
+
 // Authenticator resolves a stream key to the channel it publishes.
 type Authenticator interface {
 	// Authenticate returns the channel name for key, and a function that
 	// reports whether that key is still valid (polled to end publishes made
-	// with a rotated key). An unknown key is an error.
+	// with a rotated key). An unknown key is ErrUnknownKey.
 	Authenticate(ctx context.Context, key string) (channel string, stillValid func() bool, err error)
 }
 
