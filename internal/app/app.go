@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 			Prepare:     play.PrepareFrame,
 		},
 	})
-	hls := llhls.New(func(name string) *hub.Stream { return h.Stream(name, false) }, llhls.Options{
+	hls := llhls.New(func(name string) *hub.Stream { return h.Stream(name, true) }, llhls.Options{
 		SegmentDuration: cfg.HLS.SegmentDuration,
 		PartDuration:    cfg.HLS.PartDuration,
 		Log:             log,
