@@ -68,9 +68,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 			b.PublishEvent(ev)
 		},
 		Stream: hub.Options{
-			MaxLag:      cfg.Live.MaxLag,
-			SlowTimeout: cfg.Live.SlowTimeout,
-			Prepare:     play.PrepareFrame,
+			MaxLag:       cfg.Live.MaxLag,
+			SlowTimeout:  cfg.Live.SlowTimeout,
+			WakeInterval: cfg.Live.WakeInterval,
+			Prepare:      play.PrepareFrame,
 		},
 	})
 	hls := llhls.New(func(name string) *hub.Stream { return h.Stream(name, true) }, llhls.Options{

@@ -39,8 +39,11 @@ type PlayOptions struct {
 const progressEvery = 5 * time.Second
 
 // publishWarmup is how much media the in-process publisher sends before the
-// viewers start, so the server has a stream (and a GOP) to serve.
-const publishWarmup = time.Second
+// viewers start, so the server has a stream (and a GOP) to serve. RTMP
+// servers built on gortmplib (ours, MediaMTX) probe a new publish for 2 s of
+// media before it goes live, so time to first keyframe would otherwise
+// measure that probe rather than the server's start-up path.
+const publishWarmup = 3 * time.Second
 
 // run is what the viewers of one Play share (read-only once they start,
 // except the atomics and the histogram).

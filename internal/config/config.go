@@ -113,6 +113,12 @@ type Live struct {
 	// SlowTimeout disconnects a viewer that stays behind for this long.
 	// Default 10s.
 	SlowTimeout time.Duration `yaml:"slow_timeout"`
+	// WakeInterval batches deliveries to connection-based viewers
+	// (HTTP-FLV, WS-FLV, RTMP): viewers are woken at most this often (and
+	// on every keyframe), so each write carries a couple of frames. Larger
+	// values save CPU per viewer and add up to one frame interval of
+	// latency; 0 delivers every video frame at once. Default 50ms.
+	WakeInterval time.Duration `yaml:"wake_interval"`
 }
 
 // HLS configures LL-HLS packaging.
@@ -144,11 +150,12 @@ func Defaults() Config {
 		Log:    Log{Level: "info", Format: "text"},
 		NATS:   NATS{},
 		Live: Live{
-			Grace:       30 * time.Second,
-			DeadAfter:   5 * time.Second,
-			IdleTimeout: 10 * time.Second,
-			MaxLag:      3 * time.Second,
-			SlowTimeout: 10 * time.Second,
+			Grace:        30 * time.Second,
+			DeadAfter:    5 * time.Second,
+			IdleTimeout:  10 * time.Second,
+			MaxLag:       3 * time.Second,
+			SlowTimeout:  10 * time.Second,
+			WakeInterval: 50 * time.Millisecond,
 		},
 		HLS: HLS{
 			SegmentDuration: time.Second,
@@ -236,6 +243,9 @@ func (l Live) Validate() error {
 	var errs []error
 	if l.Grace < 0 {
 		errs = append(errs, fmt.Errorf("live.grace %s: must not be negative", l.Grace))
+	}
+	if l.WakeInterval < 0 || l.WakeInterval > time.Second {
+		errs = append(errs, fmt.Errorf("live.wake_interval %s: must be between 0 and 1s", l.WakeInterval))
 	}
 	for _, d := range []struct {
 		path string

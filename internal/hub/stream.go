@@ -47,6 +47,14 @@ type Options struct {
 	// rebased its timestamps and before any reader can see it; it fills the
 	// frame's shared wire forms (FLV tag, RTMP chunks) exactly once.
 	Prepare func(*media.Frame)
+	// WakeInterval batches reader wake-ups: parked readers are woken for a
+	// video frame only if this long has passed since the last wake-up (or
+	// the frame is a keyframe); frames in between are delivered with the
+	// next wake-up. Each wake-up costs every viewer a goroutine switch and
+	// a write syscall, so a window of about two frame intervals halves that
+	// work at the price of up to one frame interval of extra latency.
+	// 0 wakes readers on every video frame.
+	WakeInterval time.Duration
 	// Totals, when set, also receives this stream's drop and slow-reader
 	// counts, so process-wide counters survive the stream.
 	Totals *Totals
@@ -118,6 +126,7 @@ type Stream struct {
 	wroteAudio   bool
 	hasVideo     bool
 	lastKeyDTS   time.Duration // written only by Write (single goroutine)
+	lastWake     time.Time     // written only by Write
 	rates        rates
 	endedNotify  chan struct{}
 
@@ -231,7 +240,8 @@ func (s *Stream) Write(f *media.Frame) {
 		}
 		s.lastKey.Store(seq + 1)
 	}
-	if f.Video || !hasVideo {
+	if (f.Video || !hasVideo) && (isKey || f.Received.Sub(s.lastWake) >= s.opts.WakeInterval) {
+		s.lastWake = f.Received
 		for _, r := range *s.readers.Load() {
 			r.wake()
 		}
