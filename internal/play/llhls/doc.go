@@ -82,4 +82,6 @@
 //
 // A client address may have at most 256 requests held at once (blocking
 // reloads, preload hints, first-segment waits); beyond that it gets 429.
+// Loopback peers (a reverse proxy on the same host, a local load test) stand
+// for many viewers and share a bound of 16384 instead.
 package llhls

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ const (
 	// held (blocking reload, preload hint, first segment) at once. An hls.js
 	// viewer holds up to 4; 256 leaves room for viewers behind one NAT.
 	defaultMaxWaitingPerIP = 256
+	// maxWaitingLoopback bounds requests held for loopback peers (a local
+	// proxy or load generator stands for many viewers).
+	maxWaitingLoopback = 16384
 
 	// sessionParam is the viewer-session query parameter added to the media
 	// playlist URIs of the multivariant playlist. It is stripped before
@@ -77,9 +81,10 @@ type Server struct {
 	log  *slog.Logger
 
 	// Timing knobs (tests shorten them).
-	idleTimeout     time.Duration
-	readyWait       time.Duration
-	maxWaitingPerIP int
+	idleTimeout        time.Duration
+	readyWait          time.Duration
+	maxWaitingPerIP    int
+	maxWaitingLoopback int
 
 	epoch    time.Time           // origin of session.lastReq (monotonic)
 	startc   chan *session       // ServeHTTP -> Run: start this session's goroutine
@@ -115,16 +120,17 @@ func New(src func(name string) *hub.Stream, opts Options) *Server {
 		opts.SegmentCount = minSegmentCount
 	}
 	return &Server{
-		src:             src,
-		opts:            opts,
-		log:             log,
-		idleTimeout:     defaultIdleTimeout,
-		readyWait:       defaultReadyWait,
-		maxWaitingPerIP: defaultMaxWaitingPerIP,
-		epoch:           time.Now(),
-		startc:          make(chan *session),
-		stopping:        make(chan struct{}),
-		sessions:        map[string]*session{},
+		src:                src,
+		opts:               opts,
+		log:                log,
+		idleTimeout:        defaultIdleTimeout,
+		readyWait:          defaultReadyWait,
+		maxWaitingPerIP:    defaultMaxWaitingPerIP,
+		maxWaitingLoopback: maxWaitingLoopback,
+		epoch:              time.Now(),
+		startc:             make(chan *session),
+		stopping:           make(chan struct{}),
+		sessions:           map[string]*session{},
 	}
 }
 
@@ -290,7 +296,7 @@ func (s *Server) serveMultivariant(w *countingWriter, r *http.Request, c *sessio
 		sid = newSessionID()
 	}
 
-	release, ok := s.waiting.acquire(clientIP(r), s.maxWaitingPerIP)
+	release, ok := s.waiting.acquire(clientIP(r), s.waitLimit(clientIP(r)))
 	if !ok {
 		tooManyWaiting(w)
 		return nil
@@ -329,7 +335,7 @@ func (s *Server) serveMediaPlaylist(w *countingWriter, r *http.Request, c *sessi
 		viewer = "s:" + sid
 	}
 
-	release, ok := s.waiting.acquire(clientIP(r), s.maxWaitingPerIP)
+	release, ok := s.waiting.acquire(clientIP(r), s.waitLimit(clientIP(r)))
 	if !ok {
 		tooManyWaiting(w)
 		return nil
@@ -380,7 +386,7 @@ func (s *Server) serveMedia(w *countingWriter, r *http.Request, c *session, file
 			httpError(w, http.StatusNotFound, "not found")
 			return nil
 		}
-		release, ok := s.waiting.acquire(clientIP(r), s.maxWaitingPerIP)
+		release, ok := s.waiting.acquire(clientIP(r), s.waitLimit(clientIP(r)))
 		if !ok {
 			tooManyWaiting(w)
 			return nil
@@ -622,6 +628,16 @@ func (in *instance) forward(w http.ResponseWriter, r *http.Request, file, rawQue
 type waitLimiter struct {
 	mu sync.Mutex
 	n  map[string]int
+}
+
+// waitLimit is the number of requests ip may have held at once. Loopback
+// peers are a reverse proxy on this host or a local load test, standing for
+// many viewers, so they get the much larger overall bound.
+func (s *Server) waitLimit(ip string) int {
+	if a, err := netip.ParseAddr(ip); err == nil && a.IsLoopback() {
+		return s.maxWaitingLoopback
+	}
+	return s.maxWaitingPerIP
 }
 
 func (l *waitLimiter) acquire(ip string, limit int) (release func(), ok bool) {

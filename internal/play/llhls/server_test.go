@@ -528,7 +528,7 @@ func TestTracksChange(t *testing.T) {
 }
 
 func TestPerAddressWaitLimit(t *testing.T) {
-	e := newEnv(t, Options{}, func(s *Server) { s.maxWaitingPerIP = 1 })
+	e := newEnv(t, Options{}, func(s *Server) { s.maxWaitingPerIP, s.maxWaitingLoopback = 1, 1 })
 	p, err := e.hub.Publish("lim", hub.PublishInfo{})
 	if err != nil {
 		t.Fatal(err)
