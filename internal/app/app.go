@@ -57,6 +57,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	}
 	defer b.Close()
 
+	// hls is declared before the hub so the hub's OnLive hook can start
+	// its muxer; it is set right after the hub is built.
+	var hls *llhls.Server
 	h := hub.New(hub.HubOptions{
 		Grace:     cfg.Live.Grace,
 		DeadAfter: cfg.Live.DeadAfter,
@@ -66,6 +69,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 				ev.Type = "live.started"
 			}
 			b.PublishEvent(ev)
+			if live && cfg.HLS.AlwaysOn && hls != nil {
+				if err := hls.Warm(name); err != nil {
+					log.Warn("LL-HLS muxer not started", "channel", name, "err", err)
+				}
+			}
 		},
 		Stream: hub.Options{
 			MaxLag:       cfg.Live.MaxLag,
@@ -74,7 +82,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 			Prepare:      play.PrepareFrame,
 		},
 	})
-	hls := llhls.New(func(name string) *hub.Stream { return h.Stream(name, true) }, llhls.Options{
+	hls = llhls.New(func(name string) *hub.Stream { return h.Stream(name, true) }, llhls.Options{
 		SegmentDuration: cfg.HLS.SegmentDuration,
 		PartDuration:    cfg.HLS.PartDuration,
 		Log:             log,

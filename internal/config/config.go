@@ -129,6 +129,11 @@ type HLS struct {
 	// PartDuration is the target duration of an LL-HLS partial segment; at
 	// most segment_duration. Default 200ms.
 	PartDuration time.Duration `yaml:"part_duration"`
+	// AlwaysOn muxes every live channel to LL-HLS from the moment it goes
+	// live, so the first viewer gets segments at once; when false a
+	// channel is muxed only while LL-HLS viewers ask for it (the first one
+	// waits for a segment to be built). Default true.
+	AlwaysOn bool `yaml:"always_on"`
 }
 
 // Limits configures abuse limits.
@@ -160,6 +165,7 @@ func Defaults() Config {
 		HLS: HLS{
 			SegmentDuration: time.Second,
 			PartDuration:    200 * time.Millisecond,
+			AlwaysOn:        true,
 		},
 		Limits: Limits{PublishFailuresPerMinute: 10},
 	}

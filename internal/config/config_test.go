@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,8 @@ func TestEveryFieldSettable(t *testing.T) {
 			return "777ms"
 		case int:
 			return "77"
+		case bool:
+			return strconv.FormatBool(!reflect.ValueOf(Defaults()).FieldByIndex(f.index).Bool())
 		}
 		if f.path == "nats.url" {
 			return "nats://example.com:4222"

@@ -146,6 +146,12 @@ func (f *field) set(cfg reflect.Value, s string) error {
 		v.SetInt(int64(d))
 	case v.Kind() == reflect.String:
 		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q (use true or false)", s)
+		}
+		v.SetBool(b)
 	case v.CanInt():
 		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
 		if err != nil {

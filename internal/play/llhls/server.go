@@ -222,6 +222,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Warm starts muxing channel name now, if it is live, and keeps the muxer
+// running until the stream ends even without requests, so that the first
+// viewer finds segments ready instead of waiting for one to be built. Call it
+// when a channel goes live; it is a no-op for a channel that is not.
+func (s *Server) Warm(name string) error {
+	stream := s.src(name)
+	if stream == nil {
+		return nil
+	}
+	c, err := s.session(name, stream)
+	if err != nil {
+		return err
+	}
+	c.pinned.Store(true)
+	return nil
+}
+
 // session returns the running session of name for stream, starting one if
 // needed.
 func (s *Server) session(name string, stream *hub.Stream) (*session, error) {

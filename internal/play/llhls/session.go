@@ -30,6 +30,7 @@ type session struct {
 	log    *slog.Logger
 
 	lastReq  atomic.Int64  // nanoseconds since srv.epoch of the last request
+	pinned   atomic.Bool   // started by Warm: runs until the stream ends, requests or not
 	quit     chan struct{} // closed by stop: asks run to end
 	quitOnce sync.Once
 	done     chan struct{} // closed by finish once nothing is served any more
@@ -221,7 +222,7 @@ func (c *session) watchdog(ctx context.Context, cancel context.CancelCauseFunc) 
 			cancel(errReplaced)
 			return
 		case <-t.C:
-			if c.idleFor() > c.srv.idleTimeout {
+			if !c.pinned.Load() && c.idleFor() > c.srv.idleTimeout {
 				c.stop()
 				cancel(errIdle)
 				return
