@@ -33,9 +33,9 @@ var (
 // Options tune a Stream. Zero values take the documented defaults.
 type Options struct {
 	// RingSize is the number of frames kept (rounded up to a power of two).
-	// It bounds the GOP cache and every reader's backlog. Default 4096
-	// (about 50 s of 30 fps video with AAC audio; keyframe intervals up to
-	// ~20 s still fit a whole GOP).
+	// It bounds the GOP cache and every reader's backlog, and is most of a
+	// stream's memory. Default 2048 (about 26 s of 30 fps video with AAC
+	// audio: a whole GOP still fits for keyframe intervals up to ~20 s).
 	RingSize int
 	// MaxLag is how far (in media time) a reader may be behind the newest
 	// frame before it skips forward to the newest keyframe. Default 3 s.
@@ -68,7 +68,7 @@ type Totals struct {
 
 func (o *Options) setDefaults() {
 	if o.RingSize <= 0 {
-		o.RingSize = 4096
+		o.RingSize = 2048
 	}
 	n := 1
 	for n < o.RingSize {

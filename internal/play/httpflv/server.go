@@ -199,23 +199,19 @@ func (s *Server) pump(conn net.Conn, br interface{ Read([]byte) (int, error) }, 
 	leftStream := stream.AddViewer(proto)
 	defer leftStream()
 
-	// Watch the client side: EOF (or a WebSocket close) ends the session.
+	// A WebSocket client's close frame ends the session, so read its
+	// frames. An HTTP-FLV client sends nothing after its request; its
+	// hang-up shows as an error on our next write, so it gets no reader
+	// goroutine (one fewer goroutine and wake-up per viewer).
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer cancel()
-		if ws {
+	if ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cancel()
 			readClientFrames(br)
-		} else {
-			buf := make([]byte, 512)
-			for {
-				if _, err := br.Read(buf); err != nil {
-					return
-				}
-			}
-		}
-	}()
+		}()
+	}
 	stopClose := context.AfterFunc(ctx, func() { conn.Close() })
 	defer func() {
 		conn.Close()
