@@ -145,6 +145,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		})
 	}
 	g.Go(func() error { return hls.Run(gctx) })
+	if cfg.Debug.Pprof != "" {
+		if err := servePprof(gctx, g, cfg.Debug.Pprof, log); err != nil {
+			stop()
+			_ = g.Wait()
+			return err
+		}
+	}
 	g.Go(func() error {
 		// End publishes made with a key that has since been rotated, or for
 		// a channel that was deleted, even when that happened in another

@@ -43,6 +43,23 @@ type Config struct {
 	Live   Live   `yaml:"live"`
 	HLS    HLS    `yaml:"hls"`
 	Limits Limits `yaml:"limits"`
+	Debug  Debug  `yaml:"debug"`
+}
+
+// Debug configures diagnostics for operators.
+type Debug struct {
+	// Pprof is a TCP address serving Go's net/http/pprof profiles (CPU,
+	// heap, goroutines); keep it on loopback. Empty disables it.
+	// Default "".
+	Pprof string `yaml:"pprof"`
+}
+
+// Validate checks the pprof address.
+func (d Debug) Validate() error {
+	if d.Pprof == "" {
+		return nil
+	}
+	return checkListen("debug.pprof", d.Pprof)
 }
 
 // HTTP configures the web server: pages, JSON API, HTTP-FLV, LL-HLS,
@@ -184,7 +201,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("data: must not be empty"))
 	}
 	for _, v := range []interface{ Validate() error }{
-		c.HTTP, c.RTMP, c.SRT, c.WebRTC, c.Log, c.NATS, c.Live, c.HLS, c.Limits,
+		c.HTTP, c.RTMP, c.SRT, c.WebRTC, c.Log, c.NATS, c.Live, c.HLS, c.Limits, c.Debug,
 	} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)

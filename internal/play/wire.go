@@ -34,6 +34,41 @@ func PrepareFrame(f *media.Frame) {
 		return
 	}
 	f.RTMPChunks = rtmpchunk.Chunks(csid(typ), typ, ts, rtmpStreamID, body, RTMPChunkSize)
+	shareAU(f, typ, body)
+}
+
+// shareAU points f.AU into the tag's copy of the payload, so the ring keeps
+// one copy of each frame instead of two (the ingest's buffer becomes
+// garbage). Only done where the tag holds the units byte for byte: H.264 and
+// H.265 (AVCC) and AAC.
+func shareAU(f *media.Frame, typ uint8, body []byte) {
+	if f.Tracks == nil {
+		return
+	}
+	switch typ {
+	case flv.TagVideo:
+		if v := f.Tracks.Video; v == nil || (v.Codec != media.CodecH264 && v.Codec != media.CodecH265) {
+			return
+		}
+		p, err := flv.ParseVideo(body)
+		if err != nil {
+			return
+		}
+		nalus, err := flv.SplitAVCC(p.Data)
+		if err != nil || len(nalus) != len(f.AU) {
+			return
+		}
+		f.AU = nalus
+	case flv.TagAudio:
+		if a := f.Tracks.Audio; a == nil || a.Codec != media.CodecAAC {
+			return
+		}
+		p, err := flv.ParseAudio(body)
+		if err != nil || p.SequenceHeader || len(f.AU) != 1 || len(p.Data) != len(f.AU[0]) {
+			return
+		}
+		f.AU[0] = p.Data
+	}
 }
 
 func csid(typ uint8) uint8 {

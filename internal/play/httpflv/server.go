@@ -13,6 +13,7 @@ package httpflv
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,7 +45,21 @@ type Server struct {
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // viewer goroutines
+
+	mu     sync.Mutex
+	closed bool // guarded by mu; no wg.Add after it is set
+}
+
+// track registers a viewer goroutine; false once Close has begun.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
 }
 
 // New returns a handler serving streams found by src (nil: not live).
@@ -59,6 +74,9 @@ func New(src func(name string) *hub.Stream, m *observe.Metrics, log *slog.Logger
 // Close disconnects every viewer and waits for their goroutines. Viewers
 // run on taken-over connections that http.Server.Shutdown does not track.
 func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }
@@ -124,14 +142,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot take over connection", http.StatusInternalServerError)
 		return
 	}
-	s.wg.Add(1)
-	defer s.wg.Done()
-	defer conn.Close()
-	if brw.Reader.Buffered() > 0 && !ws {
-		// A pipelined request after a streaming GET is never answered.
-		_ = conn.SetReadDeadline(time.Now())
-	}
-
 	var head string
 	proto := observe.ProtoHTTPFLV
 	if ws {
@@ -145,14 +155,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
 	if _, err := conn.Write([]byte(head)); err != nil {
+		conn.Close()
 		return
+	}
+	// Only a WebSocket client's frames are read (from what net/http has
+	// buffered, then the socket); an HTTP-FLV viewer keeps no read buffer.
+	var clientFrames io.Reader
+	if ws {
+		clientFrames = brw.Reader
 	}
 	log := s.log.With("channel", name, "conn", conn.RemoteAddr().String(), "protocol", proto)
 	var framing framer = chunkedFramer{}
 	if ws {
 		framing = wsFramer{}
 	}
-	s.pump(conn, brw.Reader, stream, framing, proto, ws, log)
+	// Serve from a fresh goroutine and return, so that net/http releases
+	// this connection's buffers and the handler's stack: at thousands of
+	// viewers that is most of the per-viewer memory.
+	if !s.track() {
+		conn.Close()
+		return
+	}
+	go func() {
+		defer s.wg.Done()
+		defer conn.Close()
+		s.pump(conn, clientFrames, stream, framing, proto, log)
+	}()
 }
 
 func isWebSocket(r *http.Request) bool {
@@ -189,7 +217,8 @@ func (chunkedFramer) suffix() []byte { return crlf }
 
 // pump writes the stream to conn until the viewer leaves, is too slow, the
 // stream ends or the server closes.
-func (s *Server) pump(conn net.Conn, br interface{ Read([]byte) (int, error) }, stream *hub.Stream, framing framer, proto string, ws bool, log *slog.Logger) {
+func (s *Server) pump(conn net.Conn, clientFrames io.Reader, stream *hub.Stream, framing framer, proto string, log *slog.Logger) {
+	ws := clientFrames != nil
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	reader := stream.Subscribe()
@@ -209,7 +238,7 @@ func (s *Server) pump(conn net.Conn, br interface{ Read([]byte) (int, error) }, 
 		go func() {
 			defer wg.Done()
 			defer cancel()
-			readClientFrames(br)
+			readClientFrames(clientFrames)
 		}()
 	}
 	stopClose := context.AfterFunc(ctx, func() { conn.Close() })
@@ -291,7 +320,10 @@ func (s *Server) pump(conn net.Conn, br interface{ Read([]byte) (int, error) }, 
 // serveBuffered is the HTTP/2 path: same stream, written through the
 // ResponseWriter and flushed per batch.
 func (s *Server) serveBuffered(w http.ResponseWriter, r *http.Request, stream *hub.Stream, name string) {
-	s.wg.Add(1)
+	if !s.track() {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	defer s.wg.Done()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
