@@ -28,7 +28,7 @@ import (
 )
 
 // ShutdownTimeout bounds the graceful stop after the context ends.
-const ShutdownTimeout = 8 * time.Second
+const ShutdownTimeout = 5 * time.Second
 
 // Listeners lets tests pass pre-opened listeners (e.g. on 127.0.0.1:0);
 // nil fields are opened from the configuration.
@@ -173,7 +173,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		// Publishers are told first (their connections close), then
 		// viewers get end-of-stream, then the listeners stop.
 		h.Close()
-		flvServer.Close()
+		fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		flvServer.Shutdown(fctx)
+		fcancel()
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil {

@@ -76,6 +76,17 @@ func NewMetrics(live LiveSource) *Metrics {
 	}
 	reg.MustRegister(m.BytesIn, m.BytesOut, m.ViewerSessions, m.RefusedPublishes, m.SlowViewers, m.Publishes, m.ConnErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Create every known series at zero so rate() and absence alerts work
+	// from the first scrape, not from the first event.
+	for _, p := range []string{ProtoHTTPFLV, ProtoWSFLV, ProtoRTMP, ProtoLLHLS} {
+		m.BytesOut.WithLabelValues(p)
+		m.ViewerSessions.WithLabelValues(p)
+		m.SlowViewers.WithLabelValues(p)
+	}
+	for _, r := range []string{"bad_key", "busy", "rate_limited", "unavailable"} {
+		m.RefusedPublishes.WithLabelValues(r)
+	}
+	m.ConnErrors.WithLabelValues("rtmp")
 	viewers := prometheus.NewDesc("huabian_viewers", "Current viewers by protocol.", []string{"protocol"}, nil)
 	reg.MustRegister(&funcCollector{descs: []*prometheus.Desc{viewers}, collect: func(ch chan<- prometheus.Metric) {
 		for i, p := range []string{ProtoHTTPFLV, ProtoWSFLV, ProtoRTMP} {

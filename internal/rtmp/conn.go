@@ -32,7 +32,8 @@ type peekConn struct {
 	first    byte
 	gotFirst bool
 	read     int64
-	budget   int64 // 0: unlimited
+	budget   int64 // 0: unlimited; also switches the sniffer off
+	sniff    *chunkSniffer
 }
 
 // errBudget is returned when the pre-publish byte budget is exhausted.
@@ -49,6 +50,11 @@ func (p *peekConn) Read(b []byte) (int, error) {
 	p.read += int64(n)
 	if n > 0 && !p.gotFirst {
 		p.first, p.gotFirst = b[0], true
+	}
+	if p.budget > 0 && p.sniff != nil && n > 0 {
+		if serr := p.sniff.feed(b[:n]); serr != nil {
+			return 0, serr
+		}
 	}
 	return n, err
 }
@@ -77,7 +83,7 @@ func (g guardedConn) Read() (message.Message, error) {
 
 func (s *Server) handle(ctx context.Context, c net.Conn) {
 	log := s.log.With("conn", c.RemoteAddr().String())
-	pc := &peekConn{Conn: c, budget: setupBudget}
+	pc := &peekConn{Conn: c, budget: setupBudget, sniff: newChunkSniffer()}
 	_ = c.SetDeadline(time.Now().Add(s.opts.HandshakeTimeout))
 
 	sc := &gortmplib.ServerConn{RW: pc}

@@ -74,11 +74,31 @@ func New(src func(name string) *hub.Stream, m *observe.Metrics, log *slog.Logger
 // Close disconnects every viewer and waits for their goroutines. Viewers
 // run on taken-over connections that http.Server.Shutdown does not track.
 func (s *Server) Close() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.Shutdown(ctx)
+}
+
+// Shutdown lets viewers finish: once their streams have ended (the hub was
+// closed first) each writes what it has and a clean end of stream (the HTTP
+// chunked terminator, a WebSocket close frame). Viewers still running when
+// ctx ends are disconnected. It returns when every viewer goroutine is gone.
+func (s *Server) Shutdown(ctx context.Context) {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+	}
 	s.cancel()
-	s.wg.Wait()
 }
 
 // ChannelFromPath returns NAME for "/live/NAME.flv".
