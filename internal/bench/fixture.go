@@ -16,9 +16,9 @@ import (
 
 // fixtureFLV is the built-in stream that Publish loops: 10 s of H.264 720p30
 // (2.5 Mbit/s, GOP 1 s, no B-frames) and AAC 44.1 kHz stereo. It is made by
-// the command in fixture/README.md.
+// the command in testdata/README.md.
 //
-//go:embed fixture/source.flv
+//go:embed testdata/source.flv
 var fixtureFLV []byte
 
 // fixture is a parsed FLV file ready to be published in a loop.
