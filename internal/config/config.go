@@ -132,7 +132,8 @@ type Live struct {
 	SlowTimeout time.Duration `yaml:"slow_timeout"`
 	// WakeInterval batches deliveries to connection-based viewers
 	// (HTTP-FLV, WS-FLV, RTMP): viewers are woken at most this often (and
-	// on every keyframe), so each write carries a couple of frames. Larger
+	// on every keyframe), so each write carries a couple of frames. The
+	// LL-HLS packager is always woken per frame. Larger
 	// values save CPU per viewer and add up to one frame interval of
 	// latency; 0 delivers every video frame at once. Default 50ms.
 	WakeInterval time.Duration `yaml:"wake_interval"`

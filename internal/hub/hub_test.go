@@ -303,3 +303,32 @@ func TestBackwardsTimestampIsClamped(t *testing.T) {
 		t.Fatalf("DTS went backwards: %v after %v", fs[2].DTS, fs[1].DTS)
 	}
 }
+
+func TestWakeBatching(t *testing.T) {
+	s := NewStream("a", Options{WakeInterval: time.Hour})
+	fs := frames(testTracks, 0, 3, 30) // keyframe, then two frames
+	batched, eager := s.Subscribe(), s.SubscribeUnbatched()
+	defer batched.Close()
+	defer eager.Close()
+	<-batched.wakeCh // drain the wake-up Subscribe gives
+	<-eager.wakeCh
+	s.Write(fs[0]) // keyframes always wake
+	for _, r := range []*Reader{batched, eager} {
+		select {
+		case <-r.wakeCh:
+		default:
+			t.Fatal("a keyframe did not wake a reader")
+		}
+	}
+	s.Write(fs[1])
+	select {
+	case <-batched.wakeCh:
+		t.Fatal("batched reader woken inside its window")
+	default:
+	}
+	select {
+	case <-eager.wakeCh:
+	default:
+		t.Fatal("unbatched reader not woken")
+	}
+}

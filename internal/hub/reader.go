@@ -10,9 +10,10 @@ import (
 // Reader is one consumer of a Stream. Its methods must be called from one
 // goroutine, except Close, which may be called from anywhere.
 type Reader struct {
-	s      *Stream
-	wakeCh chan struct{}
-	closed chan struct{}
+	s         *Stream
+	wakeCh    chan struct{}
+	closed    chan struct{}
+	unbatched bool // woken on every video frame (see SubscribeUnbatched)
 
 	cursor      uint64 // sequence number of the next frame to deliver
 	waitKey     bool   // skip frames until a keyframe (fresh start or after a drop)

@@ -240,10 +240,15 @@ func (s *Stream) Write(f *media.Frame) {
 		}
 		s.lastKey.Store(seq + 1)
 	}
-	if (f.Video || !hasVideo) && (isKey || f.Received.Sub(s.lastWake) >= s.opts.WakeInterval) {
-		s.lastWake = f.Received
+	if f.Video || !hasVideo {
+		batch := isKey || f.Received.Sub(s.lastWake) >= s.opts.WakeInterval
+		if batch {
+			s.lastWake = f.Received
+		}
 		for _, r := range *s.readers.Load() {
-			r.wake()
+			if batch || r.unbatched {
+				r.wake()
+			}
 		}
 	}
 }
@@ -270,12 +275,21 @@ func (s *Stream) frame(seq uint64) *media.Frame {
 }
 
 // Subscribe attaches a reader that starts at the newest keyframe (the GOP
-// cache), or at the next frame if no keyframe has been seen yet.
-func (s *Stream) Subscribe() *Reader {
+// cache), or at the next frame if no keyframe has been seen yet. Its
+// wake-ups are batched by Options.WakeInterval.
+func (s *Stream) Subscribe() *Reader { return s.subscribe(false) }
+
+// SubscribeUnbatched is Subscribe for a reader woken on every video frame
+// regardless of WakeInterval: a muxer feeding many viewers (one LL-HLS
+// packager per stream) where a frame of delay would reach all of them.
+func (s *Stream) SubscribeUnbatched() *Reader { return s.subscribe(true) }
+
+func (s *Stream) subscribe(unbatched bool) *Reader {
 	r := &Reader{
-		s:      s,
-		wakeCh: make(chan struct{}, 1),
-		closed: make(chan struct{}),
+		s:         s,
+		wakeCh:    make(chan struct{}, 1),
+		closed:    make(chan struct{}),
+		unbatched: unbatched,
 	}
 	s.mu.Lock()
 	old := *s.readers.Load()

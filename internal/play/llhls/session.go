@@ -158,7 +158,7 @@ func (c *session) await(ctx context.Context, d time.Duration, ok func(*instance,
 func (c *session) run(ctx context.Context) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup // the watchdog and the instances' watchers
-	rd := c.stream.Subscribe()
+	rd := c.stream.SubscribeUnbatched()
 	defer func() {
 		c.stop() // new requests start a fresh session from now on
 		rd.Close()
