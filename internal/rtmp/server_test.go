@@ -240,3 +240,80 @@ func TestBadHandshakeClosesConnection(t *testing.T) {
 	}
 	c.Close()
 }
+
+// HEVC over Enhanced RTMP is accepted and passed through to RTMP players.
+func TestHEVCPassThrough(t *testing.T) {
+	vps, _ := hex.DecodeString("40010c01ffff01600000030090000003000003003c959809")
+	sps, _ := hex.DecodeString("42010101600000030090000003000003003ca00a080f165959a4932bc05a020000030002000003003c10")
+	pps, _ := hex.DecodeString("4401c172b46240")
+	h, addr, _ := startServer(t)
+	pub, err := dial(t, "rtmp://"+addr+"/live/sk_good", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	track := &gortmplib.Track{Codec: &codecs.H265{VPS: vps, SPS: sps, PPS: pps}}
+	w := &gortmplib.Writer{Conn: pub, Tracks: []*gortmplib.Track{track}}
+	if err := w.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	idr := []byte{0x26, 0x01, 0xaf, 0x08}   // IDR_W_RADL slice
+	trail := []byte{0x02, 0x01, 0xd0, 0x09} // TRAIL_R slice
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(10 * time.Millisecond)
+		defer tk.Stop()
+		for i := 0; i < 3000; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			au := [][]byte{trail}
+			if i%30 == 0 {
+				au = [][]byte{idr}
+			}
+			d := time.Duration(i) * time.Second / 30
+			if err := w.WriteH265(track, d, d, au); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if s := h.Stream("demo", false); s != nil && s.Tracks() != nil {
+			if v := s.Tracks().Video; v == nil || v.Codec.String() != "h265" || v.Width != 320 {
+				t.Fatalf("ingest tracks %+v", v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("HEVC stream never went live")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	player, err := dial(t, "rtmp://"+addr+"/live/demo", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer player.Close()
+	_ = player.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := &gortmplib.Reader{Conn: player}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	c, ok := r.Tracks()[0].Codec.(*codecs.H265)
+	if !ok || hex.EncodeToString(c.SPS) != hex.EncodeToString(sps) {
+		t.Fatalf("player track %#v", r.Tracks()[0].Codec)
+	}
+	got := 0
+	r.OnDataH265(r.Tracks()[0], func(_, _ time.Duration, au [][]byte) { got++ })
+	for got < 20 {
+		if err := r.Read(); err != nil {
+			t.Fatalf("read after %d HEVC frames: %v", got, err)
+		}
+	}
+}
