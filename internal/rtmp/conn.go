@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"sync"
 	"time"
 
@@ -32,8 +33,8 @@ type peekConn struct {
 	first    byte
 	gotFirst bool
 	read     int64
-	budget   int64 // 0: unlimited; also switches the sniffer off
-	sniff    *chunkSniffer
+	budget   int64         // 0: unlimited
+	sniff    *chunkSniffer // nil: not sniffing (players, after play starts)
 }
 
 // errBudget is returned when the pre-publish byte budget is exhausted.
@@ -51,7 +52,7 @@ func (p *peekConn) Read(b []byte) (int, error) {
 	if n > 0 && !p.gotFirst {
 		p.first, p.gotFirst = b[0], true
 	}
-	if p.budget > 0 && p.sniff != nil && n > 0 {
+	if p.sniff != nil && n > 0 {
 		if serr := p.sniff.feed(b[:n]); serr != nil {
 			return 0, serr
 		}
@@ -68,15 +69,25 @@ const minChunkSize = 64
 // its Reader sees them.
 type guardedConn struct {
 	*gortmplib.ServerConn
+	// probeLimit, while non-zero, bounds the bytes received: gortmplib's
+	// track probe keeps every message until it has seen 2 s of media time.
+	probeLimit uint64
 }
 
-func (g guardedConn) Read() (message.Message, error) {
+// probeBytes bounds what a publisher may send while its tracks are probed
+// (2 s of media: ~1 MiB at 4 Mbit/s; 16 MiB allows 60 Mbit/s).
+const probeBytes = 16 << 20
+
+func (g *guardedConn) Read() (message.Message, error) {
 	msg, err := g.ServerConn.Read()
 	if err != nil {
 		return nil, err
 	}
-	if m, ok := msg.(*message.SetChunkSize); ok && (m.Value < minChunkSize || m.Value > 0xFFFFFF) {
-		return nil, fmt.Errorf("refusing SetChunkSize %d (allowed %d..%d)", m.Value, minChunkSize, 0xFFFFFF)
+	if m, ok := msg.(*message.SetChunkSize); ok && (m.Value < minChunkSize || m.Value > maxChunkSize) {
+		return nil, fmt.Errorf("refusing SetChunkSize %d (allowed %d..%d)", m.Value, minChunkSize, maxChunkSize)
+	}
+	if g.probeLimit > 0 && g.BytesReceived() > g.probeLimit {
+		return nil, fmt.Errorf("more than %d MiB sent before the tracks were known", g.probeLimit>>20)
 	}
 	return msg, nil
 }
@@ -102,6 +113,10 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	pc.budget = 0
+	if !sc.Publish {
+		// gortmplib parses nothing a player sends once play has started.
+		pc.sniff = nil
+	}
 	if sc.Publish {
 		s.publish(ctx, c, sc, name, log)
 	} else {
@@ -111,11 +126,22 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 
 func (s *Server) protocolError(log *slog.Logger, stage string, err error) {
 	s.metrics.ConnErrors.WithLabelValues("rtmp").Inc()
-	if errors.Is(err, io.EOF) {
+	if err == io.EOF || errors.Is(err, net.ErrClosed) { //nolint:errorlint // a bare EOF is a hang-up; wrapped ones are parse errors
 		log.Debug("rtmp connection closed", "stage", stage)
 		return
 	}
-	log.Info("rtmp connection closed on error", "stage", stage, "err", err)
+	log.Info("rtmp connection closed on error", "stage", stage, "err", clientError(err))
+}
+
+// keyLike matches stream keys inside decoded commands that gortmplib echoes
+// in its error messages.
+var keyLike = regexp.MustCompile(`sk_[a-z0-9]+`)
+
+// clientError renders an error caused by client input for the log: at most
+// 200 characters (gortmplib prints whole decoded commands) and with anything
+// that looks like a stream key redacted.
+func clientError(err error) string {
+	return keyLike.ReplaceAllString(truncate(err.Error(), 200), "sk_…")
 }
 
 // refuse sends an onStatus error for the publish/play command.
@@ -209,8 +235,11 @@ func (s *Server) publish(ctx context.Context, c net.Conn, sc *gortmplib.ServerCo
 		s.protocolError(log, "publish", err)
 		return
 	}
-	r := &gortmplib.Reader{Conn: guardedConn{sc}}
-	if err := r.Initialize(); err != nil {
+	guard := &guardedConn{ServerConn: sc, probeLimit: sc.BytesReceived() + probeBytes}
+	r := &gortmplib.Reader{Conn: guard}
+	err = r.Initialize()
+	guard.probeLimit = 0
+	if err != nil {
 		s.protocolError(log, "tracks", err)
 		return
 	}

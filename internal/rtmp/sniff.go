@@ -12,12 +12,31 @@ const handshakeSize = 1 + 1536 + 1536
 // maxMessageSize matches gortmplib's limit on one message body.
 const maxMessageSize = 10 << 20
 
-// chunkSniffer follows the chunk stream a client sends before it publishes
-// or plays, byte by byte, the way gortmplib's reader parses it, only to spot
-// SetChunkSize messages. gortmplib applies any chunk size up to 10 MiB,
-// including 0, which leaves the connection consuming empty chunks until its
-// deadline; the sniffer refuses sizes below minChunkSize as soon as the
-// message is complete, so such a connection is closed at once.
+// maxChunkSize is the largest SetChunkSize accepted (as SRS does): gortmplib
+// allocates a whole chunk before its bytes arrive, so a larger size lets a
+// few bytes pin megabytes per connection.
+const maxChunkSize = 65536
+
+// maxAMFMessage bounds AMF0/AMF3 command and data messages (connect,
+// publish, onMetaData …, a few hundred bytes to a few KiB in practice).
+// gortmplib's AMF decoder recurses once per nesting level without a limit,
+// so a large message of nested objects (4 bytes a level) would overflow the
+// stack and kill the process; 16 KiB is at most ~4k levels.
+const maxAMFMessage = 16 << 10
+
+// isAMF reports whether a message type carries AMF: data (18, 15), shared
+// object (19, 16) or command (20, 17), in AMF0 or AMF3.
+func isAMF(typ uint8) bool { return typ >= 15 && typ <= 20 }
+
+// chunkSniffer follows the chunk stream a client sends (before it publishes
+// or plays, and for the whole of a publish session) the way gortmplib's
+// reader parses it, to refuse what gortmplib would accept but should not:
+//   - SetChunkSize outside minChunkSize..maxChunkSize (0 leaves gortmplib
+//     consuming empty chunks until the deadline; huge sizes pin memory);
+//   - AMF messages over maxAMFMessage (gortmplib's unbounded recursion).
+//
+// It refuses as soon as the header or message says so, before gortmplib
+// has allocated or decoded it.
 //
 // When the stream stops making sense (what gortmplib itself rejects, or
 // encrypted RTMPE) the sniffer turns itself off and lets gortmplib report the
@@ -53,9 +72,18 @@ func newChunkSniffer() *chunkSniffer { return &chunkSniffer{chunkSize: 128} }
 // feed processes bytes the client sent. It returns an error only for a
 // SetChunkSize below minChunkSize or above 0xFFFFFF.
 func (s *chunkSniffer) feed(p []byte) error {
-	for _, b := range p {
+	for i := 0; i < len(p); i++ {
+		b := p[i]
 		if s.disabled {
 			return nil
+		}
+		if s.phase == 3 && s.off >= handshakeSize {
+			n, err := s.feedBody(p[i:])
+			if err != nil {
+				return err
+			}
+			i += n - 1
+			continue
 		}
 		if s.off < handshakeSize {
 			if s.off == 0 {
@@ -72,6 +100,25 @@ func (s *chunkSniffer) feed(p []byte) error {
 		}
 	}
 	return nil
+}
+
+// feedBody consumes as much of a chunk body as p holds in one step (only
+// the first 4 bytes of SetChunkSize/Abort bodies are kept); it returns how
+// many bytes it used. Used by feed so media bytes cost O(1) per chunk.
+func (s *chunkSniffer) feedBody(p []byte) (int, error) {
+	st := &s.streams[s.csid]
+	n := min(uint32(len(p)), s.bodyLeft)
+	for i := uint32(0); i < n && st.recv+i < 4; i++ {
+		if st.typ == 1 || st.typ == 2 {
+			st.body[st.recv+i] = p[i]
+		}
+	}
+	st.recv += n
+	s.bodyLeft -= n
+	if s.bodyLeft == 0 {
+		return int(n), s.chunkDone()
+	}
+	return int(n), nil
 }
 
 var headerLen = [4]int{11, 7, 3, 0}
@@ -100,16 +147,6 @@ func (s *chunkSniffer) byte(b byte) error {
 		s.got++
 		if s.got == 4 {
 			return s.extDone(binary.BigEndian.Uint32(s.hdr[:4]))
-		}
-	case 3:
-		st := &s.streams[s.csid]
-		if (st.typ == 1 || st.typ == 2) && st.recv < 4 {
-			st.body[st.recv] = b
-		}
-		st.recv++
-		s.bodyLeft--
-		if s.bodyLeft == 0 {
-			return s.chunkDone()
 		}
 	}
 	return nil
@@ -175,6 +212,9 @@ func (s *chunkSniffer) bodyStart() error {
 		s.disabled = true // gortmplib refuses it
 		return nil
 	}
+	if isAMF(st.typ) && st.msgLen > maxAMFMessage {
+		return fmt.Errorf("refusing a %d-byte AMF message (type %d; at most %d)", st.msgLen, st.typ, maxAMFMessage)
+	}
 	s.bodyLeft = min(st.msgLen-st.recv, s.chunkSize)
 	s.phase = 3
 	if s.bodyLeft == 0 {
@@ -197,8 +237,8 @@ func (s *chunkSniffer) chunkDone() error {
 	v := binary.BigEndian.Uint32(st.body[:])
 	switch typ {
 	case 1: // SetChunkSize
-		if v < minChunkSize || v > 0xFFFFFF {
-			return fmt.Errorf("refusing SetChunkSize %d (allowed %d..%d)", v, minChunkSize, 0xFFFFFF)
+		if v < minChunkSize || v > maxChunkSize {
+			return fmt.Errorf("refusing SetChunkSize %d (allowed %d..%d)", v, minChunkSize, maxChunkSize)
 		}
 		s.chunkSize = v
 	case 2: // Abort: drop the partial message of that chunk stream

@@ -51,7 +51,7 @@ func TestSnifferFollowsValidStreams(t *testing.T) {
 		for range 1 + rng.IntN(30) {
 			switch rng.IntN(4) {
 			case 0:
-				want = uint32(64 + rng.IntN(70000))
+				want = uint32(64 + rng.IntN(maxChunkSize-63))
 				msgs = append(msgs, &message.SetChunkSize{Value: want})
 			case 1:
 				ts := uint32(rng.IntN(1000))
@@ -86,13 +86,13 @@ func TestSnifferFollowsValidStreams(t *testing.T) {
 }
 
 func TestSnifferRefusesTinyChunkSizes(t *testing.T) {
-	for _, v := range []uint32{0, 1, 63, 0x1000000, 0x7FFFFFFF, 0x80000000} {
+	for _, v := range []uint32{0, 1, 63, maxChunkSize + 1, 0xFFFFFF, 0x1000000, 0x7FFFFFFF, 0x80000000} {
 		data := encode(t, []message.Message{&message.SetChunkSize{Value: 128}, &message.SetChunkSize{Value: v}})
 		if _, err := feedSplit(data, rand.New(rand.NewPCG(3, 4))); err == nil {
 			t.Errorf("SetChunkSize %d accepted", v)
 		}
 	}
-	for _, v := range []uint32{64, 4096, 65536, 0xFFFFFF} {
+	for _, v := range []uint32{64, 128, 4096, maxChunkSize} {
 		data := encode(t, []message.Message{&message.SetChunkSize{Value: v}})
 		if _, err := feedSplit(data, rand.New(rand.NewPCG(3, 4))); err != nil {
 			t.Errorf("SetChunkSize %d refused: %v", v, err)
@@ -109,3 +109,16 @@ func TestSnifferStepsAsideForEncryptedRTMP(t *testing.T) {
 }
 
 func msDuration(ms uint32) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+func TestSnifferRefusesLargeAMFMessages(t *testing.T) {
+	big := &message.DataAMF0{ChunkStreamID: 4, MessageStreamID: 0x1000000,
+		Payload: []any{"@setDataFrame", strings.Repeat("x", maxAMFMessage)}}
+	if _, err := feedSplit(encode(t, []message.Message{big}), rand.New(rand.NewPCG(7, 8))); err == nil {
+		t.Fatal("an AMF data message over the limit was accepted")
+	}
+	small := &message.DataAMF0{ChunkStreamID: 4, MessageStreamID: 0x1000000,
+		Payload: []any{"@setDataFrame", "onMetaData", strings.Repeat("x", 1000)}}
+	if _, err := feedSplit(encode(t, []message.Message{small}), rand.New(rand.NewPCG(7, 8))); err != nil {
+		t.Fatalf("a normal metadata message was refused: %v", err)
+	}
+}
