@@ -1290,7 +1290,6 @@ func deepAMF0Publish(depth int, closed bool) []byte {
 	return s.raw(chunkedMessage(22, 3000, byte(message.TypeDataAMF0), 1, body, 65536)).bytes()
 }
 
-
 // gortmplib's AMF0 decoder recurses once per nesting level with no limit
 // (about 512 bytes of stack per 4 input bytes). A publisher with a valid
 // key that sends one onMetaData of about 8 MiB of nested objects (the
