@@ -41,10 +41,12 @@ import (
 //     counted as unmatched, not guessed.
 //
 // Latency here is "frame written by the publisher → frame fully received by
-// the viewer", for every video frame, including the burst a server sends
-// from its GOP cache to a new viewer (those frames are as old as the cache,
-// which shows in max, rarely in p95). For LL-HLS it is measured per sample
-// at the moment the part carrying it has been downloaded.
+// the viewer", for every video frame published after the viewer connected.
+// The frames a server sends from its GOP cache to a new viewer were
+// published before the viewer asked and are as old as the cache: they are
+// counted apart (frames_from_cache), since they measure the cache's depth,
+// not the path's delay. For LL-HLS it is measured per sample at the moment
+// the part carrying it has been downloaded.
 const (
 	calibrationWindow = 2 * time.Second  // media buffered before choosing the offset
 	calibrationSpan   = 10 * time.Second // how far back candidates are looked for
@@ -119,6 +121,9 @@ func (l *pubLog) keyframesBefore(wall, span time.Duration) []pubFrame {
 type latencyTracker struct {
 	log  *pubLog
 	hist *histogram // shared by all viewers
+	// joined is when the viewer started connecting (since the epoch);
+	// frames published before it came from the server's cache.
+	joined time.Duration
 
 	calibrated   bool
 	attempts     int
@@ -126,6 +131,7 @@ type latencyTracker struct {
 	pending      []latSample
 	matched      int
 	unmatched    int
+	cached       int  // matched frames published before the viewer joined
 	uncalibrated bool // gave up: no consistent offset found
 }
 
@@ -165,6 +171,10 @@ func (t *latencyTracker) record(s latSample) {
 		return
 	}
 	t.matched++
+	if p.Wall < t.joined {
+		t.cached++
+		return
+	}
 	t.hist.add(lat)
 }
 

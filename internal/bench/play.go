@@ -205,7 +205,7 @@ ramping:
 		}
 		v := &viewer{c: &r.c, start: time.Now()}
 		if r.pubLog != nil {
-			v.lat = &latencyTracker{log: r.pubLog, hist: r.latency}
+			v.lat = &latencyTracker{log: r.pubLog, hist: r.latency, joined: v.start.Sub(r.pubLog.epoch)}
 		}
 		viewers = append(viewers, v)
 		vwg.Go(func() {

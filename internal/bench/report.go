@@ -70,7 +70,8 @@ type LatencyReport struct {
 	Calibrated   int    `json:"viewers_calibrated"`
 	Uncalibrated int    `json:"viewers_uncalibrated"` // received video but no consistent offset was found
 	Unmatched    int    `json:"frames_unmatched"`
-	Published    int    `json:"frames_published"` // video frames sent by the in-process publisher
+	FromCache    int    `json:"frames_from_cache"` // published before their viewer joined; not in Dist
+	Published    int    `json:"frames_published"`  // video frames sent by the in-process publisher
 	PublishError string `json:"publish_error,omitempty"`
 }
 
@@ -139,6 +140,7 @@ func (r *run) report(o PlayOptions, proto string, viewers []*viewer, start, end 
 				lat.Uncalibrated++
 			}
 			lat.Unmatched += t.unmatched
+			lat.FromCache += t.cached
 		}
 	}
 	rep.Errors = errs.list
@@ -226,6 +228,9 @@ func (r PlayReport) rows() [][2]string {
 			}
 			if l.Unmatched > 0 {
 				v += fmt.Sprintf(", %d frames unmatched", l.Unmatched)
+			}
+			if l.FromCache > 0 {
+				v += fmt.Sprintf("; %d frames from the GOP cache not counted", l.FromCache)
 			}
 			v += ")"
 		}

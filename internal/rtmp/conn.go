@@ -313,7 +313,14 @@ func (s *Server) play(ctx context.Context, c net.Conn, pc *peekConn, sc *gortmpl
 	go func() {
 		defer wg.Done()
 		defer cancel()
-		_, _ = io.Copy(io.Discard, c)
+		// A small buffer of our own: io.Copy to io.Discard would pin an
+		// 8 KiB pooled buffer per player for the whole session.
+		var buf [256]byte
+		for {
+			if _, err := c.Read(buf[:]); err != nil {
+				return
+			}
+		}
 	}()
 	stop := closeOn(readCtx, c, nil)
 	defer func() {
