@@ -11,6 +11,7 @@
 package httpflv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -182,7 +183,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// buffered, then the socket); an HTTP-FLV viewer keeps no read buffer.
 	var clientFrames io.Reader
 	if ws {
-		clientFrames = brw.Reader
+		clientFrames = conn
+		if n := brw.Reader.Buffered(); n > 0 {
+			// Keep what net/http read ahead, then read the socket itself
+			// (so the 4 KiB bufio.Reader is not kept per viewer).
+			ahead, _ := brw.Reader.Peek(n)
+			clientFrames = io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), conn)
+		}
 	}
 	log := s.log.With("channel", name, "conn", conn.RemoteAddr().String(), "protocol", proto)
 	var framing framer = chunkedFramer{}

@@ -61,7 +61,7 @@ const maxClientFrame = 4096
 // pongs because writes belong to the media goroutine; browsers do not ping.
 func readClientFrames(r io.Reader) {
 	var hdr [14]byte
-	buf := make([]byte, maxClientFrame)
+	var buf [128]byte // payloads are discarded through it
 	for {
 		if _, err := io.ReadFull(r, hdr[:2]); err != nil {
 			return
@@ -87,8 +87,12 @@ func readClientFrames(r io.Reader) {
 		if _, err := io.ReadFull(r, hdr[10:14]); err != nil {
 			return
 		}
-		if _, err := io.ReadFull(r, buf[:n]); err != nil {
-			return
+		for left := int(n); left > 0; {
+			k, err := io.ReadFull(r, buf[:min(left, len(buf))])
+			if err != nil {
+				return
+			}
+			left -= k
 		}
 		if opcode == 0x8 { // close
 			return
