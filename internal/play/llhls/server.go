@@ -384,7 +384,14 @@ func (s *Server) serveMediaPlaylist(w *countingWriter, r *http.Request, c *sessi
 	delete(q, paramMSN)
 	delete(q, paramPart)
 	delete(q, sessionParam)
-	if in.forward(w, r, file, q.Encode(), nil) {
+	var served bool
+	if len(q) == 0 && r.Method == http.MethodGet {
+		served = in.servePlaylist(w, file, e.nextPartID)
+	}
+	if !served {
+		served = in.forward(w, r, file, q.Encode(), nil)
+	}
+	if served {
 		s.views.seen(c.name, viewer, time.Now())
 	}
 	return nil

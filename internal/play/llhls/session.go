@@ -305,6 +305,60 @@ type instance struct {
 	wall  time.Time     // wall-clock time of base
 
 	edge edge // guarded by session.mu
+
+	// playlists caches rendered media playlists by file name, so that the
+	// many viewers released by one new part share one rendering instead of
+	// each asking gohlslib to marshal the same playlist.
+	plMu      sync.Mutex
+	playlists map[string]cachedPlaylist
+}
+
+// cachedPlaylist is a media playlist rendered while the part being built
+// was partID (or later: a rendering is never older than its key).
+type cachedPlaylist struct {
+	partID int64
+	header http.Header
+	body   []byte
+}
+
+// servePlaylist answers a plain GET of a media playlist (no query) for a
+// viewer that has seen the edge at partID, from the cache when it is at
+// least that fresh. It reports whether it served a playlist.
+func (in *instance) servePlaylist(w http.ResponseWriter, file string, partID int64) bool {
+	in.plMu.Lock()
+	c, ok := in.playlists[file]
+	in.plMu.Unlock()
+	if !ok || c.partID < partID {
+		// Render outside the lock: gohlslib answers at once here (the
+		// caller waited for the edge), and a concurrent render of the same
+		// state is harmless.
+		r, err := http.NewRequest(http.MethodGet, "/"+file, nil)
+		if err != nil {
+			return false
+		}
+		mw := &memWriter{h: http.Header{}}
+		in.m.Handle(mw, r)
+		if (mw.code != 0 && mw.code != http.StatusOK) || mw.buf.Len() == 0 {
+			return false
+		}
+		c = cachedPlaylist{partID: partID, header: mw.h, body: mw.buf.Bytes()}
+		in.plMu.Lock()
+		if in.playlists == nil {
+			in.playlists = map[string]cachedPlaylist{}
+		}
+		if old, ok := in.playlists[file]; !ok || old.partID <= partID {
+			in.playlists[file] = c
+		}
+		in.plMu.Unlock()
+	}
+	h := w.Header()
+	for k, v := range c.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", itoa(int64(len(c.body))))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(c.body)
+	return true
 }
 
 func (c *session) newInstance(params *media.Tracks, mt *muxTracks) (*instance, error) {
