@@ -24,7 +24,6 @@ import (
 	"github.com/huabian-live/huabian/internal/play/httpflv"
 	"github.com/huabian-live/huabian/internal/play/llhls"
 	"github.com/huabian-live/huabian/internal/rtmp"
-	"github.com/huabian-live/huabian/internal/store/sqlstore"
 )
 
 // ShutdownTimeout bounds the graceful stop after the context ends.
@@ -40,16 +39,11 @@ type Listeners struct {
 
 // Run runs the server until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners) error {
-	st, err := sqlstore.Open(ctx, cfg.Data, log)
+	channels, closeStore, err := OpenChannels(ctx, cfg.Data, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	sealer, err := channel.OpenSealer(cfg.Data)
-	if err != nil {
-		return err
-	}
-	channels := channel.NewService(st, sealer)
+	defer closeStore()
 
 	b, err := bus.Open(bus.Options{URL: cfg.NATS.URL, Listen: cfg.NATS.Listen}, log)
 	if err != nil {

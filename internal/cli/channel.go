@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/huabian-live/huabian/internal/app"
 	"github.com/huabian-live/huabian/internal/channel"
 	"github.com/huabian-live/huabian/internal/config"
-	"github.com/huabian-live/huabian/internal/store/sqlstore"
 )
 
 const channelUsage = `Usage:
@@ -104,17 +104,11 @@ func runChannel(ctx context.Context, args []string, stdout io.Writer, env func(s
 		return channelUsageError{"--rotate only applies to channel key"}
 	}
 
-	st, err := sqlstore.Open(ctx, cfg.Data, nil) // nil: no migration chatter
-
+	svc, closeStore, err := app.OpenChannels(ctx, cfg.Data, nil) // nil log: no migration chatter
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	sealer, err := channel.OpenSealer(cfg.Data)
-	if err != nil {
-		return err
-	}
-	svc := channel.NewService(st, sealer)
+	defer closeStore()
 
 	switch cmd {
 	case "create":

@@ -109,7 +109,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	name, err := parsePath(sc.URL.Path)
 	if err != nil {
 		s.protocolError(log, "path", err)
-		_ = refuse(sc, sc.Publish, "NetStream.Publish.BadName", err.Error())
+		_ = refuse(sc, sc.Publish, "", err.Error()) // BadName or StreamNotFound by direction
 		return
 	}
 	pc.budget = 0

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/huabian-live/huabian/internal/hub"
+	"github.com/huabian-live/huabian/internal/media"
 	"github.com/huabian-live/huabian/internal/observe"
 	"github.com/huabian-live/huabian/internal/play"
 )
@@ -130,24 +131,8 @@ func TestPublishAndPlay(t *testing.T) {
 			}
 		}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.Stream("demo", false) == nil || h.Stream("demo", false).Tracks() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("stream never went live")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-
-	player, err := dial(t, "rtmp://"+addr+"/live/demo", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer player.Close()
-	_ = player.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
-	r := &gortmplib.Reader{Conn: player}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
+	waitLive(t, h, "demo")
+	r := playReader(t, addr, "demo")
 	tracks := r.Tracks()
 	if len(tracks) != 1 {
 		t.Fatalf("player sees %d tracks, want 1", len(tracks))
@@ -282,29 +267,10 @@ func TestHEVCPassThrough(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if s := h.Stream("demo", false); s != nil && s.Tracks() != nil {
-			if v := s.Tracks().Video; v == nil || v.Codec.String() != "h265" || v.Width != 320 {
-				t.Fatalf("ingest tracks %+v", v)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("HEVC stream never went live")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if v := waitLive(t, h, "demo").Video; v == nil || v.Codec.String() != "h265" || v.Width != 320 {
+		t.Fatalf("ingest tracks %+v", v)
 	}
-	player, err := dial(t, "rtmp://"+addr+"/live/demo", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer player.Close()
-	_ = player.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
-	r := &gortmplib.Reader{Conn: player}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
+	r := playReader(t, addr, "demo")
 	c, ok := r.Tracks()[0].Codec.(*codecs.H265)
 	if !ok || hex.EncodeToString(c.SPS) != hex.EncodeToString(sps) {
 		t.Fatalf("player track %#v", r.Tracks()[0].Codec)
@@ -316,4 +282,36 @@ func TestHEVCPassThrough(t *testing.T) {
 			t.Fatalf("read after %d HEVC frames: %v", got, err)
 		}
 	}
+}
+
+// waitLive waits until channel name is live with known tracks.
+func waitLive(t *testing.T, h *hub.Hub, name string) *media.Tracks {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st := h.Stream(name, false); st != nil && st.Tracks() != nil {
+			return st.Tracks()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never went live", name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// playReader plays name over RTMP with gortmplib and returns its reader,
+// tracks already read.
+func playReader(t *testing.T, addr, name string) *gortmplib.Reader {
+	t.Helper()
+	player, err := dial(t, "rtmp://"+addr+"/live/"+name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(player.Close)
+	_ = player.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := &gortmplib.Reader{Conn: player}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

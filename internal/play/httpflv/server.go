@@ -170,7 +170,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 			"Sec-WebSocket-Accept: " + accept + "\r\n\r\n"
 	} else {
-		head = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nTransfer-Encoding: chunked\r\n" +
+		te := "Transfer-Encoding: chunked\r\n"
+		if r.ProtoMinor == 0 {
+			te = "" // HTTP/1.0: identity body, ended by closing
+		}
+		head = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\n" + te +
 			"Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n" +
 			"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
 	}
@@ -193,8 +197,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log := s.log.With("channel", name, "conn", conn.RemoteAddr().String(), "protocol", proto)
 	var framing framer = chunkedFramer{}
-	if ws {
+	switch {
+	case ws:
 		framing = wsFramer{}
+	case r.ProtoMinor == 0:
+		framing = identityFramer{}
 	}
 	// Serve from a fresh goroutine and return, so that net/http releases
 	// this connection's buffers and the handler's stack: at thousands of
@@ -229,7 +236,16 @@ func headerHasToken(h http.Header, key, token string) bool {
 type framer interface {
 	prefix(dst []byte, n int) []byte
 	suffix() []byte
+	end() []byte // written when the stream ends; nil: just close
 }
+
+// identityFramer is for HTTP/1.0 clients, which do not understand chunked
+// encoding: the body is the raw FLV stream, ended by closing the connection.
+type identityFramer struct{}
+
+func (identityFramer) prefix(dst []byte, _ int) []byte { return dst }
+func (identityFramer) suffix() []byte                  { return nil }
+func (identityFramer) end() []byte                     { return nil }
 
 type chunkedFramer struct{}
 
@@ -241,6 +257,8 @@ func (chunkedFramer) prefix(dst []byte, n int) []byte {
 var crlf = []byte("\r\n")
 
 func (chunkedFramer) suffix() []byte { return crlf }
+
+func (chunkedFramer) end() []byte { return []byte("0\r\n\r\n") }
 
 // pump writes the stream to conn until the viewer leaves, is too slow, the
 // stream ends or the server closes.
@@ -290,13 +308,11 @@ func (s *Server) pump(conn net.Conn, clientFrames io.Reader, stream *hub.Stream,
 				s.metrics.SlowViewers.WithLabelValues(proto).Inc()
 				log.Info("viewer disconnected: too slow", "dropped_frames", reader.Dropped())
 			case errors.Is(err, hub.ErrEnded):
-				// Write the HTTP chunked terminator so the player sees a
-				// clean end of stream.
-				if !ws {
+				// End cleanly (chunked terminator, WebSocket close) so
+				// the player sees end of stream, not a broken connection.
+				if end := framing.end(); end != nil {
 					_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-					_, _ = conn.Write([]byte("0\r\n\r\n"))
-				} else {
-					_, _ = conn.Write(wsCloseFrame(1000))
+					_, _ = conn.Write(end)
 				}
 			}
 			return

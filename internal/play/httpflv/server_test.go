@@ -249,3 +249,39 @@ func TestStuckViewerDoesNotBlockOthers(t *testing.T) {
 		t.Fatal("reading viewer was held up")
 	}
 }
+
+// HTTP/1.0 clients get a plain (not chunked) body ended by closing.
+func TestHTTP10IdentityBody(t *testing.T) {
+	stream, ts, _ := newTestServer(t)
+	writeFrames(stream, 0, 30)
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte("GET /live/demo.flv HTTP/1.0\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, &http.Request{Method: "GET", ProtoMajor: 1, ProtoMinor: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("status %d, transfer encoding %v", resp.StatusCode, resp.TransferEncoding)
+	}
+	done := make(chan []flv.Tag)
+	go func() { done <- readTags(t, resp.Body, 1<<20) }()
+	writeFrames(stream, 30, 10)
+	stream.End() // closing the connection ends the body
+	select {
+	case tags := <-done:
+		checkStart(t, tags)
+		if got, want := len(tags), 3+2*40; got != want {
+			t.Fatalf("got %d tags, want %d", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("stream end did not end the HTTP/1.0 body")
+	}
+}

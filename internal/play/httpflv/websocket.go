@@ -46,6 +46,8 @@ func (wsFramer) prefix(dst []byte, n int) []byte {
 
 func (wsFramer) suffix() []byte { return nil }
 
+func (wsFramer) end() []byte { return wsCloseFrame(1000) }
+
 // wsCloseFrame returns a close frame with a status code.
 func wsCloseFrame(code uint16) []byte {
 	return []byte{0x88, 2, byte(code >> 8), byte(code)}
