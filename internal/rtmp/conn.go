@@ -292,13 +292,15 @@ func (s *Server) play(ctx context.Context, c net.Conn, pc *peekConn, sc *gortmpl
 		_ = refuse(sc, false, "NetStream.Play.Failed", "encrypted RTMP (RTMPE) playback is not supported; use plain rtmp://")
 		return
 	}
+	// Subscribe before Play.Start goes out, so a player that has seen it
+	// is sure to get the GOP cached at that moment.
+	reader := stream.Subscribe()
+	defer reader.Close()
 	if err := sc.AcceptAction(); err != nil {
 		s.protocolError(log, "play", err)
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	reader := stream.Subscribe()
-	defer reader.Close()
 	left := s.metrics.ViewerStarted(observe.ProtoRTMP)
 	defer left()
 	log.Debug("rtmp play started")

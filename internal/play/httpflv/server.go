@@ -178,8 +178,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n" +
 			"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
 	}
+	// Subscribe before the response head goes out, so a viewer that has
+	// seen the head is sure to get the GOP cached at that moment.
+	reader := stream.Subscribe()
 	_ = conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
 	if _, err := conn.Write([]byte(head)); err != nil {
+		reader.Close()
 		conn.Close()
 		return
 	}
@@ -207,13 +211,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// this connection's buffers and the handler's stack: at thousands of
 	// viewers that is most of the per-viewer memory.
 	if !s.track() {
+		reader.Close()
 		conn.Close()
 		return
 	}
 	go func() {
 		defer s.wg.Done()
 		defer conn.Close()
-		s.pump(conn, clientFrames, stream, framing, proto, log)
+		s.pump(conn, clientFrames, stream, reader, framing, proto, log)
 	}()
 }
 
@@ -262,11 +267,10 @@ func (chunkedFramer) end() []byte { return []byte("0\r\n\r\n") }
 
 // pump writes the stream to conn until the viewer leaves, is too slow, the
 // stream ends or the server closes.
-func (s *Server) pump(conn net.Conn, clientFrames io.Reader, stream *hub.Stream, framing framer, proto string, log *slog.Logger) {
+func (s *Server) pump(conn net.Conn, clientFrames io.Reader, stream *hub.Stream, reader *hub.Reader, framing framer, proto string, log *slog.Logger) {
 	ws := clientFrames != nil
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	reader := stream.Subscribe()
 	defer reader.Close()
 	leftMetrics := s.metrics.ViewerStarted(proto)
 	defer leftMetrics()
