@@ -14,16 +14,21 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/huabian-live/huabian/internal/account"
 	"github.com/huabian-live/huabian/internal/bus"
+	"github.com/huabian-live/huabian/internal/chat"
 	"github.com/huabian-live/huabian/internal/channel"
 	"github.com/huabian-live/huabian/internal/config"
 	"github.com/huabian-live/huabian/internal/httpapi"
 	"github.com/huabian-live/huabian/internal/hub"
+	"github.com/huabian-live/huabian/internal/i18n"
 	"github.com/huabian-live/huabian/internal/observe"
 	"github.com/huabian-live/huabian/internal/play"
 	"github.com/huabian-live/huabian/internal/play/httpflv"
 	"github.com/huabian-live/huabian/internal/play/llhls"
 	"github.com/huabian-live/huabian/internal/rtmp"
+	"github.com/huabian-live/huabian/internal/stats"
+	"github.com/huabian-live/huabian/internal/webui"
 )
 
 // ShutdownTimeout bounds the graceful stop after the context ends.
@@ -39,11 +44,24 @@ type Listeners struct {
 
 // Run runs the server until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners) error {
-	channels, closeStore, err := OpenChannels(ctx, cfg.Data, log)
+	if err := i18n.Err(); err != nil {
+		return fmt.Errorf("language catalogues: %w", err)
+	}
+	st, channels, err := openStore(ctx, cfg.Data, log)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer st.Close()
+	media, err := channel.OpenMedia(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer media.Close()
+	proxies, err := cfg.HTTP.TrustedProxyPrefixes()
+	if err != nil {
+		return err
+	}
+	accounts := account.NewService(st, account.Options{Log: log})
 
 	b, err := bus.Open(bus.Options{URL: cfg.NATS.URL, Listen: cfg.NATS.Listen}, log)
 	if err != nil {
@@ -51,9 +69,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	}
 	defer b.Close()
 
-	// hls is declared before the hub so the hub's OnLive hook can start
-	// its muxer; it is set right after the hub is built.
-	var hls *llhls.Server
+	// hls and viewerStats are declared before the hub so the hub's OnLive
+	// hook can use them; they are set right after the hub is built.
+	var (
+		hls         *llhls.Server
+		viewerStats *stats.Service
+	)
 	h := hub.New(hub.HubOptions{
 		Grace:     cfg.Live.Grace,
 		DeadAfter: cfg.Live.DeadAfter,
@@ -63,6 +84,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 				ev.Type = "live.started"
 			}
 			b.PublishEvent(ev)
+			if viewerStats != nil {
+				viewerStats.OnLive(name, live)
+			}
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := channels.RecordLive(rctx, name, time.Now()); err != nil && !errors.Is(err, channel.ErrNotFound) {
+				log.Warn("last live time not recorded", "channel", name, "err", err)
+			}
+			cancel()
 			if live && cfg.HLS.AlwaysOn && hls != nil {
 				if err := hls.Warm(name); err != nil {
 					log.Warn("LL-HLS muxer not started", "channel", name, "err", err)
@@ -76,26 +105,69 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 			Prepare:      play.PrepareFrame,
 		},
 	})
+	if viewerStats, err = stats.New(ctx, stats.Options{Store: st, Streams: h.List, Log: log}); err != nil {
+		return err
+	}
 	hls = llhls.New(func(name string) *hub.Stream { return h.Stream(name, true) }, llhls.Options{
 		SegmentDuration: cfg.HLS.SegmentDuration,
 		PartDuration:    cfg.HLS.PartDuration,
 		Log:             log,
+		Sessions:        viewerStats,
 	})
 	metrics := observe.NewMetrics(liveSource{h: h, hls: hls})
-	flvServer := httpflv.New(func(name string) *hub.Stream { return h.Stream(name, false) }, metrics, log, httpflv.Options{})
+	flvServer := httpflv.New(func(name string) *hub.Stream { return h.Stream(name, false) }, metrics, log, httpflv.Options{Sessions: viewerStats})
 
-	handler := httpapi.New(httpapi.Deps{
+	chatService, err := chat.New(chat.Options{
+		Store: st, Conn: b.Conn, Log: log,
+		Channels:            chatChannels(channels),
+		UserByName:          chatUsers(accounts),
+		TrustForwardedProto: len(proxies) > 0,
+	})
+	if err != nil {
+		return err
+	}
+	defer chatService.Close()
+
+	pages, err := webui.New(webui.Deps{
+		Log:       log,
+		Site:      siteSettings(accounts),
+		CSRFToken: httpapi.CSRFToken,
+		PublicURL: cfg.HTTP.PublicURL,
+		Watch: webui.WatchDeps{
+			RTMPPort: listenPort(cfg.RTMP.Listen, ls.RTMP),
+			Channel:  watchChannel(channels, h),
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	handler := i18n.Middleware(httpapi.New(httpapi.Deps{
 		Log: log,
 		ChannelExists: func(ctx context.Context, name string) (bool, error) {
 			return channels.Exists(ctx, name)
 		},
-		Live:       h.Lookup,
-		HLSViewers: hls.Viewers,
-		FLV:        flvServer,
-		LLHLS:      hls,
-		Registry:   metrics.Registry,
-		ValidName:  channel.ValidateName,
-	})
+		Live:           h.Lookup,
+		HLSViewers:     hls.Viewers,
+		FLV:            flvServer,
+		LLHLS:          hls,
+		Registry:       metrics.Registry,
+		ValidName:      channel.ValidateName,
+		Channels:       channels,
+		Media:          media,
+		LiveChannels:   httpapi.LiveFromHub(h.List, hls.Viewers),
+		CheckPassword:  accounts.CheckPassword,
+		OnFirstChannel: accounts.PromoteToStreamer,
+		EndLive:        func(name string) { h.Kick(name, true) },
+		Localize:       func(ctx context.Context, key string) string { return i18n.FromContext(ctx).T(key) },
+		Accounts:       accounts,
+		TrustedProxies: proxies,
+		Stats:          viewerStats,
+		StatsCanManage: canManage(channels),
+		StatsTitles:    publicTitles(channels),
+		Chat:           chatService,
+		Pages:          pages,
+	}))
 
 	var httpLn, rtmpLn net.Listener = ls.HTTP, ls.RTMP
 	if httpLn == nil && config.Enabled(cfg.HTTP.Listen) {
@@ -113,13 +185,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	}
 
 	limiter := channel.NewFailureLimiter(cfg.Limits.PublishFailuresPerMinute)
-	rtmpServer := rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout})
+	rtmpServer := rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout, Sessions: viewerStats})
 
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	// http.Server.Shutdown does not close hijacked connections: close the
+	// chat sockets when it starts.
+	srv.RegisterOnShutdown(func() { chatService.Close() })
+
+	token, err := accounts.EnsureSetupToken(ctx)
+	if err != nil {
+		return fmt.Errorf("setup link: %w", err)
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -139,6 +219,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		})
 	}
 	g.Go(func() error { return hls.Run(gctx) })
+	// Viewer statistics stop last, so that the sessions ended by the
+	// shutdown are saved with their real end times.
+	statsCtx, stopStats := context.WithCancel(context.Background())
+	defer stopStats()
+	statsDone := make(chan error, 1)
+	go func() { statsDone <- viewerStats.Run(statsCtx) }()
+	defer func() {
+		stopStats()
+		if err := <-statsDone; err != nil {
+			log.Warn("viewer statistics not saved", "err", err)
+		}
+	}()
 	if cfg.Debug.Pprof != "" {
 		if err := servePprof(gctx, g, cfg.Debug.Pprof, log); err != nil {
 			stop()
@@ -187,6 +279,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		}
 		ls.Ready(ha, ra)
 	}
+	if token != "" && httpLn != nil {
+		log.Warn("no admin account yet: open this link within 24 hours to create one",
+			"url", setupURL(cfg.HTTP.PublicURL, httpLn.Addr(), token))
+	}
 	err = g.Wait()
 	log.Info("stopped")
 	return err
@@ -197,7 +293,7 @@ type authenticator struct{ s *channel.Service }
 
 func (a authenticator) Authenticate(ctx context.Context, key string) (string, func() bool, error) {
 	ch, err := a.s.Authenticate(ctx, key)
-	if errors.Is(err, channel.ErrBadKey) {
+	if errors.Is(err, channel.ErrBadKey) || errors.Is(err, channel.ErrDisabled) {
 		return "", nil, fmt.Errorf("%w: %w", rtmp.ErrUnknownKey, err)
 	}
 	if err != nil {

@@ -12,6 +12,15 @@ import (
 // key sealer, and returns the channel service on top of them. The server and
 // the CLI share it, so both always see the same store. log may be nil.
 func OpenChannels(ctx context.Context, dataDir string, log *slog.Logger) (*channel.Service, func() error, error) {
+	st, channels, err := openStore(ctx, dataDir, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return channels, st.Close, nil
+}
+
+// openStore opens the database and the channel service on it.
+func openStore(ctx context.Context, dataDir string, log *slog.Logger) (*sqlstore.Store, *channel.Service, error) {
 	st, err := sqlstore.Open(ctx, dataDir, log)
 	if err != nil {
 		return nil, nil, err
@@ -21,5 +30,5 @@ func OpenChannels(ctx context.Context, dataDir string, log *slog.Logger) (*chann
 		st.Close()
 		return nil, nil, err
 	}
-	return channel.NewService(st, sealer), st.Close, nil
+	return st, channel.NewService(st, sealer), nil
 }

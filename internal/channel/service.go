@@ -1,6 +1,9 @@
 // Package channel holds the rules for channels and their stream keys:
 // which names are valid, how keys are made, stored and checked, and how
-// often an address may present a wrong key.
+// often an address may present a wrong key. It also keeps what streamers
+// say about their channels (profile, category, tags, images), who follows
+// them, and builds the public directory from the store and the live
+// registry.
 //
 // The channel name is public (it is in every playback URL); the stream key
 // is the publishing secret. The store keeps only a key's SHA-256, for
@@ -27,6 +30,11 @@ var (
 	ErrNotFound = store.ErrNotFound
 	// ErrExists means a channel with that name already exists.
 	ErrExists = store.ErrExists
+	// ErrDisabled means an admin disabled the channel: it may not publish
+	// and is not shown.
+	ErrDisabled = errors.New("channel disabled")
+	// ErrLimit means the user owns MaxChannelsPerUser channels already.
+	ErrLimit = store.ErrLimit
 )
 
 // sealContext is the additional data of every sealed stream key, so that a
@@ -41,6 +49,17 @@ type Store interface {
 	ListChannels(ctx context.Context) ([]store.Channel, error)
 	UpdateChannelKey(ctx context.Context, name string, key store.ChannelKey) (store.Channel, error)
 	DeleteChannel(ctx context.Context, name string) error
+
+	CreateOwnedChannel(ctx context.Context, name string, key store.ChannelKey, ownerID int64,
+		p store.ChannelProfile, maxPerOwner int) (store.ChannelRecord, error)
+	ChannelRecord(ctx context.Context, name string, viewerID int64) (store.ChannelRecord, error)
+	ChannelRecords(ctx context.Context, f store.ChannelFilter) ([]store.ChannelRecord, error)
+	UpdateChannelProfile(ctx context.Context, name string, p store.ChannelProfile) error
+	SetChannelImage(ctx context.Context, name string, kind store.ImageKind, file string) (old string, err error)
+	SetChannelDisabled(ctx context.Context, name string, disabled bool) error
+	ChannelDisabled(ctx context.Context, id int64) (bool, error)
+	SetChannelLastLive(ctx context.Context, name string, at time.Time) error
+	SetFollow(ctx context.Context, userID, channelID int64, follow bool) (followers int, err error)
 }
 
 // Channel is a channel as the rest of the program sees it; it carries no
@@ -65,14 +84,15 @@ func (c Channel) RedactedKey() string {
 // Service manages channels and checks stream keys. It is safe for
 // concurrent use.
 type Service struct {
-	st     Store
-	sealer *Sealer
+	st         Store
+	sealer     *Sealer
+	maxPerUser int
 }
 
 // NewService returns a Service over st; sealer (non-nil) seals and unseals
 // stored keys.
 func NewService(st Store, sealer *Sealer) *Service {
-	return &Service{st: st, sealer: sealer}
+	return &Service{st: st, sealer: sealer, maxPerUser: MaxChannelsPerUser}
 }
 
 // Create makes a channel called name and returns its new stream key.
@@ -159,9 +179,9 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	return s.st.DeleteChannel(ctx, name)
 }
 
-// Authenticate returns the channel whose stream key is key, or ErrBadKey.
-// The key is found by its hash and the hashes compared in constant time;
-// error messages never contain the key.
+// Authenticate returns the channel whose stream key is key, or ErrBadKey;
+// a disabled channel gives ErrDisabled. The key is found by its hash and the
+// hashes compared in constant time; error messages never contain the key.
 func (s *Service) Authenticate(ctx context.Context, key string) (Channel, error) {
 	if !wellFormed(key) {
 		return Channel{}, ErrBadKey
@@ -177,12 +197,23 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Channel, error)
 	if subtle.ConstantTimeCompare(c.Key.Hash, h) != 1 {
 		return Channel{}, ErrBadKey
 	}
+	disabled, err := s.st.ChannelDisabled(ctx, c.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Channel{}, ErrBadKey // deleted meanwhile
+	}
+	if err != nil {
+		return Channel{}, fmt.Errorf("authenticate stream key: %w", err)
+	}
+	if disabled {
+		return Channel{}, fmt.Errorf("channel %q: %w", c.Name, ErrDisabled)
+	}
 	return fromStore(c), nil
 }
 
 // CheckKey reports whether keyHash is still the key of channel channelID:
-// nil if so, ErrBadKey if the key was rotated or the channel deleted, and
-// another error if the database could not tell.
+// nil if so, ErrBadKey if the key was rotated or the channel deleted,
+// ErrDisabled if the channel was disabled, and another error if the
+// database could not tell.
 func (s *Service) CheckKey(ctx context.Context, channelID int64, keyHash []byte) error {
 	c, err := s.st.ChannelByKeyHash(ctx, keyHash)
 	if errors.Is(err, store.ErrNotFound) {
@@ -194,15 +225,27 @@ func (s *Service) CheckKey(ctx context.Context, channelID int64, keyHash []byte)
 	if c.ID != channelID || subtle.ConstantTimeCompare(c.Key.Hash, keyHash) != 1 {
 		return ErrBadKey
 	}
+	disabled, err := s.st.ChannelDisabled(ctx, channelID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrBadKey // deleted meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("check stream key of channel %d: %w", channelID, err)
+	}
+	if disabled {
+		return ErrDisabled
+	}
 	return nil
 }
 
 // KeyStillValid is CheckKey for a live publish polled every second: it is
-// false only when the key is known to be revoked. A database error keeps
-// the publish alive until a later poll can tell (a busy disk must not cut
-// every stream); callers wanting to see that error use CheckKey.
+// false only when the key is known to be revoked or the channel disabled.
+// A database error keeps the publish alive until a later poll can tell (a
+// busy disk must not cut every stream); callers wanting to see that error
+// use CheckKey.
 func (s *Service) KeyStillValid(ctx context.Context, channelID int64, keyHash []byte) bool {
-	return !errors.Is(s.CheckKey(ctx, channelID, keyHash), ErrBadKey)
+	err := s.CheckKey(ctx, channelID, keyHash)
+	return !errors.Is(err, ErrBadKey) && !errors.Is(err, ErrDisabled)
 }
 
 func (s *Service) storedKey(k StreamKey) store.ChannelKey {

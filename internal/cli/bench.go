@@ -13,7 +13,7 @@ import (
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "huabian: bench needs a subcommand: play or publish")
+		fmt.Fprintln(stderr, "huabian: bench needs a subcommand: play, publish or chat")
 		return exitUsage
 	}
 	switch args[0] {
@@ -61,8 +61,32 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitError
 		}
 		return exitOK
+	case "chat":
+		fs := flag.NewFlagSet("bench chat", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var o bench.ChatOptions
+		fs.StringVar(&o.URL, "url", "", "chat socket ws://HOST/api/v1/channels/NAME/chat")
+		fs.IntVar(&o.Readers, "n", 100, "reader sockets")
+		fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long the writer sends")
+		fs.Float64Var(&o.Rate, "rate", 10, "messages per second the writer tries to send")
+		fs.StringVar(&o.Cookie, "cookie", "", "writer's session cookie, name=value")
+		fs.StringVar(&o.CSRF, "csrf", "", "CSRF token sent with --cookie")
+		fs.StringVar(&o.Token, "token", "", "writer's API token (hbt_…), sent as a bearer")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			fmt.Fprintf(stderr, "huabian: bench chat: %v\n", err)
+			return exitUsage
+		}
+		if o.URL == "" || o.Readers < 1 || o.Duration <= 0 || o.Rate <= 0 || o.Cookie == "" && o.Token == "" {
+			fmt.Fprintln(stderr, "huabian: bench chat needs --url, -n ≥ 1, --duration > 0, --rate > 0 and --cookie or --token")
+			return exitUsage
+		}
+		if _, err := bench.Chat(ctx, o, stdout); err != nil {
+			fmt.Fprintf(stderr, "huabian: bench chat: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	default:
-		fmt.Fprintf(stderr, "huabian: unknown bench subcommand %q (play or publish)\n", args[0])
+		fmt.Fprintf(stderr, "huabian: unknown bench subcommand %q (play, publish or chat)\n", args[0])
 		return exitUsage
 	}
 }

@@ -28,6 +28,7 @@ Usage:
   huabian channel key NAME [--rotate]       print (or replace) a channel's stream key
   huabian channel list                      list channels
   huabian channel delete NAME               delete a channel (ends its live stream)
+  huabian user add NAME [--admin]           create an account; prints its initial password last
   huabian bench play --url URL -n N --duration D [--pid PID] [--publish RTMP_URL] [--markdown]
   huabian bench publish --url rtmp://HOST/live/KEY --duration D [--file F.flv]
   huabian version
@@ -58,6 +59,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, env func
 		return serve(ctx, rest, stderr, env)
 	case "channel":
 		return RunChannel(ctx, rest, stdout, stderr, env)
+	case "user":
+		return RunUser(ctx, rest, stdout, stderr, env)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -68,6 +69,17 @@ type HTTP struct {
 	// Listen is the TCP address of the web server; "off" disables it.
 	// Default ":8080".
 	Listen string `yaml:"listen" flag:"http"`
+	// TrustedProxies is a comma-separated list of CIDRs (or single
+	// addresses) of reverse proxies in front of the server. Only requests
+	// from these peers have their X-Forwarded-For (client address, used by
+	// rate limits) and X-Forwarded-Proto believed; empty trusts none.
+	// Default "".
+	TrustedProxies string `yaml:"trusted_proxies"`
+	// PublicURL is the site's address as viewers reach it, e.g.
+	// "https://live.example.com": used in QR codes, share and embed links
+	// and the first-start setup link. Empty uses the address of each
+	// request. Default "".
+	PublicURL string `yaml:"public_url"`
 }
 
 // RTMP configures the RTMP listener (publish and play).
@@ -211,8 +223,43 @@ func (c Config) Validate() error {
 	return joinErrs(errs)
 }
 
-// Validate checks the listen address.
-func (h HTTP) Validate() error { return checkListen("http.listen", h.Listen) }
+// Validate checks the listen address and the trusted proxies.
+func (h HTTP) Validate() error {
+	_, err := h.TrustedProxyPrefixes()
+	var urlErr error
+	if h.PublicURL != "" {
+		u, perr := url.Parse(h.PublicURL)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			urlErr = fmt.Errorf("http.public_url %q: want an origin like https://live.example.com", h.PublicURL)
+		}
+	}
+	return joinErrs([]error{checkListen("http.listen", h.Listen), err, urlErr})
+}
+
+// TrustedProxyPrefixes parses TrustedProxies.
+func (h HTTP) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, s := range strings.Split(h.TrustedProxies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			ip, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("http.trusted_proxies %q: want CIDRs like 10.0.0.0/8 or addresses", s)
+			}
+			ps = append(ps, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("http.trusted_proxies %q: want CIDRs like 10.0.0.0/8 or addresses", s)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
+}
 
 // Validate checks the listen address.
 func (r RTMP) Validate() error { return checkListen("rtmp.listen", r.Listen) }

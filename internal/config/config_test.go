@@ -189,6 +189,12 @@ func TestEveryFieldSettable(t *testing.T) {
 		if f.path == "log.format" {
 			return "json"
 		}
+		if f.path == "http.trusted_proxies" {
+			return "10.0.0.0/8, 192.0.2.1"
+		}
+		if f.path == "http.public_url" {
+			return "https://live.example.com"
+		}
 		return "127.0.0.1:7777"
 	}
 	for _, f := range fields {

@@ -9,13 +9,17 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"time"
+	"net/netip"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/huabian-live/huabian/internal/account"
+	"github.com/huabian-live/huabian/internal/channel"
+	"github.com/huabian-live/huabian/internal/chat"
 	"github.com/huabian-live/huabian/internal/hub"
-	"github.com/huabian-live/huabian/internal/observe"
+	"github.com/huabian-live/huabian/internal/i18n"
+	"github.com/huabian-live/huabian/internal/stats"
 )
 
 // ErrNotFound is what ChannelExists returns for an unknown channel.
@@ -37,6 +41,56 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// ValidName validates a channel name.
 	ValidName func(string) error
+
+	// Channels: profiles, directory, follows, images, admin (channels.go).
+	// Without Channels only GET /api/v1/channels/{name} is served.
+	Channels *channel.Service
+	// Media stores channel images (DATA/media) and serves /media/{id}.
+	Media *channel.Media
+	// LiveChannels returns the channels on air (see LiveFromHub).
+	LiveChannels func() map[string]channel.LiveInfo
+	// CheckPassword re-authenticates a user for key reveal/rotate and
+	// channel deletion: nil, account.ErrInvalidCredentials (or
+	// ErrPasswordMismatch), or an error with a RetryAfter() time.Duration
+	// method when rate limited.
+	CheckPassword func(ctx context.Context, userID int64, password string) error
+	// OnFirstChannel promotes a viewer who created a channel to streamer.
+	OnFirstChannel func(ctx context.Context, userID int64) error
+	// EndLive ends the live publish of a channel now (admin takedown).
+	EndLive func(name string)
+	// Localize returns the catalogue string of key in the request's
+	// language (category names); nil or a miss gives English.
+	Localize func(ctx context.Context, key string) string
+
+	// Accounts: sign-up, sign-in, sessions, CSRF, API tokens, admin users
+	// and site settings (account.go, admin_users.go, middleware.go). With
+	// Accounts every request passes through the authentication middleware.
+	Accounts *account.Service
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (http.trusted_proxies).
+	TrustedProxies []netip.Prefix
+	// TLS says the site is served over HTTPS even when requests arrive
+	// without TLS (cookies get Secure and the __Host- prefix).
+	TLS bool
+
+	// Stats: viewer rankings, stream health and broadcast history
+	// (stats.go).
+	Stats *stats.Service
+	// StatsCanManage reports whether user may see a channel's health and
+	// broadcasts (its owner or an admin); an unknown channel gives an
+	// error wrapping store.ErrNotFound. Nil: admins only.
+	StatsCanManage func(ctx context.Context, user *account.User, channel string) (bool, error)
+	// StatsTitles returns the titles of those of names that may appear in
+	// public rankings; names missing from the map are left out (unlisted,
+	// disabled, deleted). Nil: every channel, without title.
+	StatsTitles func(ctx context.Context, names []string) (map[string]string, error)
+
+	// Chat serves the chat sockets and chat moderation (chat.go).
+	Chat *chat.Service
+
+	// Pages serves everything else (the web pages, static files), behind
+	// the same authentication middleware so pages know who is signed in.
+	Pages http.Handler
 }
 
 // Error is a handler error: Status and Public go to the client, Err is
@@ -65,14 +119,37 @@ func New(d Deps) http.Handler {
 	a := &api{d: d, log: d.Log.With("component", "http")}
 	mux.Handle("GET /healthz", a.wrap(a.healthz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("GET /api/v1/channels/{name}", a.wrap(a.channel))
+	a.channelsRoutes(mux)
+	if d.Stats != nil {
+		a.statsRoutes(mux)
+	}
 	if d.FLV != nil {
 		mux.Handle("/live/{file}", d.FLV)
 	}
 	if d.LLHLS != nil {
 		mux.Handle("/live/{name}/{file}", d.LLHLS)
 	}
+	if d.Chat != nil {
+		a.chatRoutes(mux)
+	}
+	if d.Pages != nil {
+		mux.Handle("/", d.Pages)
+	}
+	if d.Accounts != nil {
+		a.accountRoutes(mux)
+		return a.authenticate(mux)
+	}
 	return mux
+}
+
+// CSRFToken is the token the page's scripts must send as X-CSRF-Token, or
+// "" when the visitor has no session or pre-session yet (scripts then get
+// one from GET /api/v1/session).
+func CSRFToken(r *http.Request) string {
+	if id := accountState(r).sessionID; id != "" {
+		return account.CSRFToken(id)
+	}
+	return ""
 }
 
 type api struct {
@@ -93,8 +170,17 @@ func (a *api) wrap(h handlerFunc) http.Handler {
 		if he.Status >= 500 {
 			a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-		writeJSON(w, he.Status, map[string]string{"error": he.Code, "message": he.Public})
+		writeJSON(w, he.Status, map[string]string{"error": he.Code, "message": publicMessage(r, he)})
 	})
+}
+
+// publicMessage is he.Public in the visitor's edition when the catalogue
+// has "error.<code>", else the English text of he.
+func publicMessage(r *http.Request, he *Error) string {
+	if lz := i18n.FromContext(r.Context()); lz.Has("error." + he.Code) {
+		return lz.T("error." + he.Code)
+	}
+	return he.Public
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -108,83 +194,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (a *api) healthz(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
-}
-
-// ChannelStatus is the JSON body of GET /api/v1/channels/NAME.
-type ChannelStatus struct {
-	Name          string         `json:"name"`
-	Live          bool           `json:"live"`
-	StartedAt     *time.Time     `json:"started_at"`
-	Video         *VideoStatus   `json:"video"`
-	Audio         *AudioStatus   `json:"audio"`
-	IngestBitrate int64          `json:"ingest_bitrate"` // bits per second, last complete second
-	Viewers       map[string]int `json:"viewers"`        // by protocol, plus "total"
-}
-
-// VideoStatus describes the live video track.
-type VideoStatus struct {
-	Codec  string  `json:"codec"`
-	Width  int     `json:"width"`
-	Height int     `json:"height"`
-	FPS    float64 `json:"fps"`
-}
-
-// AudioStatus describes the live audio track.
-type AudioStatus struct {
-	Codec      string `json:"codec"`
-	SampleRate int    `json:"sample_rate"`
-	Channels   int    `json:"channels"`
-}
-
-func (a *api) channel(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("name")
-	if err := a.d.ValidName(name); err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_name", Public: err.Error()}
-	}
-	exists, err := a.d.ChannelExists(r.Context(), name)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Public: "no such channel"}
-	}
-	st := ChannelStatus{Name: name, Viewers: map[string]int{
-		observe.ProtoHTTPFLV: 0, observe.ProtoWSFLV: 0, observe.ProtoRTMP: 0, observe.ProtoLLHLS: 0,
-	}}
-	if ls, ok := a.d.Live(name); ok {
-		s := ls.Stream
-		st.Live = ls.Live
-		if ls.Live {
-			t := ls.StartedAt.UTC()
-			st.StartedAt = &t
-		}
-		bitrate, fps := s.Rates()
-		st.IngestBitrate = bitrate
-		if tr := s.Tracks(); tr != nil {
-			if v := tr.Video; v != nil {
-				f := v.FPS
-				if fps > 0 {
-					f = float64(fps)
-				}
-				st.Video = &VideoStatus{Codec: v.Codec.String(), Width: v.Width, Height: v.Height, FPS: f}
-			}
-			if au := tr.Audio; au != nil {
-				st.Audio = &AudioStatus{Codec: au.Codec.String(), SampleRate: au.SampleRate, Channels: au.ChannelCount}
-			}
-		}
-		for p, n := range s.Viewers() {
-			st.Viewers[p] = n
-		}
-	}
-	if a.d.HLSViewers != nil {
-		st.Viewers[observe.ProtoLLHLS] = a.d.HLSViewers(name)
-	}
-	total := 0
-	for _, n := range st.Viewers {
-		total += n
-	}
-	st.Viewers["total"] = total
-	writeJSON(w, http.StatusOK, st)
 	return nil
 }

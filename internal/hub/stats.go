@@ -78,3 +78,9 @@ func (s *Stream) Viewers() map[string]int {
 	}
 	return out
 }
+
+// KeyframeInterval returns the media time between the last two video
+// keyframes (0 before the second one): one atomic load, for health charts.
+func (s *Stream) KeyframeInterval() time.Duration {
+	return time.Duration(s.Counters.LastKeyPeriod.Load())
+}

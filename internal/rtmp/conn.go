@@ -303,6 +303,13 @@ func (s *Server) play(ctx context.Context, c net.Conn, pc *peekConn, sc *gortmpl
 	_ = c.SetDeadline(time.Time{})
 	left := s.metrics.ViewerStarted(observe.ProtoRTMP)
 	defer left()
+	if s.opts.Sessions != nil {
+		var vid string
+		if sc.URL != nil {
+			vid = sc.URL.Query().Get("vid")
+		}
+		defer s.opts.Sessions.ViewerStarted(name, observe.ProtoRTMP, vid, remoteIP(c), "")()
+	}
 	log.Debug("rtmp play started")
 
 	// The player sends little after play (acknowledgements, buffer length);

@@ -42,6 +42,14 @@ type Limiter interface {
 	Fail(ip string)
 }
 
+// ViewerSessions is told when viewer sessions start and end
+// (stats.Service implements it).
+type ViewerSessions interface {
+	// ViewerStarted is called once when a viewer session starts; the func
+	// it returns is called once when the session ends.
+	ViewerStarted(channel, protocol, vid, remote, userAgent string) (end func())
+}
+
 // Options configure the server.
 type Options struct {
 	// HandshakeTimeout bounds the handshake and the command exchange up to
@@ -53,6 +61,11 @@ type Options struct {
 	// WriteTimeout bounds one write to a player; a player that cannot take
 	// data for this long is disconnected. Default 10 s.
 	WriteTimeout time.Duration
+	// Sessions, when set, is told once when a player starts playing,
+	// with the channel, observe.ProtoRTMP, the "vid" query parameter of
+	// the play URL, the client's IP address and an empty User-Agent; the
+	// func it returns is called once when the player leaves.
+	Sessions ViewerSessions
 }
 
 // Server accepts RTMP connections.

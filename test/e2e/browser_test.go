@@ -117,15 +117,20 @@ func eval[T any](p *person, expr string) T {
 	return v
 }
 
-// waitFor polls a JavaScript predicate until it is truthy or d passes.
+// waitFor evaluates a JavaScript predicate every 100 ms until it is
+// truthy or d passes. Errors while the page navigates count as "not yet".
 func (p *person) waitFor(what, predicate string, d time.Duration) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, d+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate,
-		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(d)))
-	if err != nil {
-		p.t.Fatalf("%s: waiting for %s (%s): %v%s", p.name, what, predicate, err, p.pageState())
+	var lastErr error
+	ok := poll(d, 100*time.Millisecond, func() bool {
+		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+predicate+")", chromedp.EvalAwaitPromise))
+		lastErr = err
+		return err == nil && v
+	})
+	if !ok {
+		p.t.Fatalf("%s: waiting for %s (%s): not true after %s (last error: %v)%s", p.name, what, predicate, d, lastErr, p.pageState())
 	}
 }
 
@@ -151,6 +156,7 @@ func (p *person) screenshot(name string) {
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
+	eval[bool](p, `(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); return true })()`)
 	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -176,8 +182,9 @@ func jsString(s string) string {
 // value, like a person would.
 func (p *person) fill(sel, text string) {
 	p.t.Helper()
-	p.do("fill "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SetValue(chromedp.CSS(sel), ""),
-		chromedp.SendKeys(chromedp.CSS(sel), text))
+	p.do("fill "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+	eval[bool](p, `(() => { const e = document.querySelector(`+jsString(sel)+`); e.value = ""; e.focus(); return true })()`)
+	p.do("fill "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
 // click clicks the element matched by a CSS selector once it is visible.

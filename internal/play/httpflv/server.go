@@ -30,11 +30,25 @@ import (
 	"github.com/huabian-live/huabian/internal/play"
 )
 
+// ViewerSessions is told when viewer sessions start and end
+// (stats.Service implements it).
+type ViewerSessions interface {
+	// ViewerStarted is called once when a viewer session starts; the func
+	// it returns is called once when the session ends.
+	ViewerStarted(channel, protocol, vid, remote, userAgent string) (end func())
+}
+
 // Options configure the server.
 type Options struct {
 	// WriteTimeout bounds one write; a viewer that takes no data for this
 	// long is disconnected. Default 10 s.
 	WriteTimeout time.Duration
+	// Sessions, when set, is told once when a viewer session starts, with
+	// the channel, the protocol (observe.ProtoHTTPFLV or ProtoWSFLV), the
+	// player's "vid" query parameter, the client's IP address and its
+	// User-Agent; the func it returns is called once when the session ends.
+	// Both run on connect and disconnect only, never per frame.
+	Sessions ViewerSessions
 }
 
 // Server is the HTTP-FLV / WS-FLV handler.
@@ -215,11 +229,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		return
 	}
+	left := s.viewerStarted(r, name, proto)
 	go func() {
 		defer s.wg.Done()
+		defer left()
 		defer conn.Close()
 		s.pump(conn, clientFrames, stream, reader, framing, proto, log)
 	}()
+}
+
+// viewerStarted reports a viewer session to Options.Sessions and returns
+// the func ending it.
+func (s *Server) viewerStarted(r *http.Request, name, proto string) (end func()) {
+	if s.opts.Sessions == nil {
+		return func() {}
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return s.opts.Sessions.ViewerStarted(name, proto, r.URL.Query().Get("vid"), ip, r.UserAgent())
 }
 
 func isWebSocket(r *http.Request) bool {
@@ -380,6 +409,7 @@ func (s *Server) serveBuffered(w http.ResponseWriter, r *http.Request, stream *h
 	defer reader.Close()
 	defer s.metrics.ViewerStarted(observe.ProtoHTTPFLV)()
 	defer stream.AddViewer(observe.ProtoHTTPFLV)()
+	defer s.viewerStarted(r, name, observe.ProtoHTTPFLV)()
 	w.Header().Set("Content-Type", "video/x-flv")
 	w.Header().Set("Cache-Control", "no-cache, no-store")
 	rc := http.NewResponseController(w)

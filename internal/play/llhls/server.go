@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/huabian-live/huabian/internal/hub"
+	"github.com/huabian-live/huabian/internal/observe"
 )
 
 // Defaults and limits. Durations that tests shorten live in Server fields.
@@ -51,6 +52,14 @@ const (
 	sessionIDLen = 16 // hex digits
 )
 
+// ViewerSessions is told when viewer sessions start and end
+// (stats.Service implements it).
+type ViewerSessions interface {
+	// ViewerStarted is called once when a viewer session starts; the func
+	// it returns is called once when the session ends.
+	ViewerStarted(channel, protocol, vid, remote, userAgent string) (end func())
+}
+
 // Options tune the LL-HLS server. Zero values take the documented defaults.
 type Options struct {
 	// SegmentDuration is the minimum segment length; a segment ends at the
@@ -63,6 +72,14 @@ type Options struct {
 	// SegmentCount is the number of segments kept in memory and listed per
 	// stream. LL-HLS needs at least 7 (smaller values are raised). Default 7.
 	SegmentCount int
+	// Sessions, when set, is told once when a viewer session starts (its
+	// first playlist request: a session is the hbs parameter, or client
+	// address + User-Agent without it), with the channel, observe.ProtoLLHLS,
+	// the player's "vid" query parameter, the client's IP address and its
+	// User-Agent; the func it returns is called once when the session ends
+	// (no playlist fetched for 10 s, the stream ended or the server stopped).
+	// Segment and part requests never call it.
+	Sessions ViewerSessions
 	// Log receives lifecycle lines; nil discards them.
 	Log *slog.Logger
 }
@@ -119,7 +136,7 @@ func New(src func(name string) *hub.Stream, opts Options) *Server {
 		log.Warn("segment count raised to the LL-HLS minimum", "configured", opts.SegmentCount, "used", minSegmentCount)
 		opts.SegmentCount = minSegmentCount
 	}
-	return &Server{
+	s := &Server{
 		src:                src,
 		opts:               opts,
 		log:                log,
@@ -132,6 +149,8 @@ func New(src func(name string) *hub.Stream, opts Options) *Server {
 		stopping:           make(chan struct{}),
 		sessions:           map[string]*session{},
 	}
+	s.views.onViewer = opts.Sessions
+	return s
 }
 
 // Run owns the per-stream muxer goroutines: it starts them as ServeHTTP asks
@@ -150,6 +169,7 @@ func (s *Server) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			close(s.stopping)
 			wg.Wait()
+			s.views.dropAll()
 			return nil
 		}
 	}
@@ -335,7 +355,7 @@ func (s *Server) serveMultivariant(w *countingWriter, r *http.Request, c *sessio
 	if in.forward(w, r, "index.m3u8", q.Encode(), func(h http.Header) {
 		h.Set("Cache-Control", "private, max-age=5")
 	}) {
-		s.views.seen(c.name, "s:"+sid, time.Now())
+		s.views.seen(c.name, "s:"+sid, time.Now(), r)
 	}
 	return nil
 }
@@ -392,7 +412,7 @@ func (s *Server) serveMediaPlaylist(w *countingWriter, r *http.Request, c *sessi
 		served = in.forward(w, r, file, q.Encode(), nil)
 	}
 	if served {
-		s.views.seen(c.name, viewer, time.Now())
+		s.views.seen(c.name, viewer, time.Now(), r)
 	}
 	return nil
 }
@@ -692,55 +712,108 @@ func (l *waitLimiter) held(ip string) int {
 
 // viewerSet remembers when each viewer session last fetched a playlist.
 type viewerSet struct {
+	// onViewer is Options.Sessions (nil: sessions are only counted).
+	onViewer ViewerSessions
+
 	mu        sync.Mutex
-	byChannel map[string]map[string]time.Time
+	byChannel map[string]map[string]viewerEntry
 }
 
-func (v *viewerSet) seen(name, key string, now time.Time) {
+type viewerEntry struct {
+	last time.Time
+	end  func() // from onViewer; nil without it
+}
+
+// seen notes a playlist fetch of viewer key; a new key starts a viewer
+// session (onViewer runs under mu: it only records the start in memory).
+func (v *viewerSet) seen(name, key string, now time.Time, r *http.Request) {
+	var ended []func()
+	defer func() { runEnds(ended) }()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.byChannel == nil {
-		v.byChannel = map[string]map[string]time.Time{}
+		v.byChannel = map[string]map[string]viewerEntry{}
 	}
 	m := v.byChannel[name]
 	if m == nil {
-		m = map[string]time.Time{}
+		m = map[string]viewerEntry{}
 		v.byChannel[name] = m
 	}
-	if _, ok := m[key]; !ok && len(m) >= maxViewerKeys {
-		pruneViewers(m, now)
+	e, ok := m[key]
+	if !ok && len(m) >= maxViewerKeys {
+		ended = pruneViewers(m, now, ended)
 		if len(m) >= maxViewerKeys {
 			return
 		}
 	}
-	m[key] = now
+	if !ok && v.onViewer != nil {
+		e.end = v.onViewer.ViewerStarted(name, observe.ProtoLLHLS, r.URL.Query().Get("vid"), clientIP(r), r.UserAgent())
+	}
+	e.last = now
+	m[key] = e
 }
 
 func (v *viewerSet) count(name string, now time.Time) int {
+	var ended []func()
+	defer func() { runEnds(ended) }()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	m := v.byChannel[name]
 	if m == nil {
 		return 0
 	}
-	pruneViewers(m, now)
+	ended = pruneViewers(m, now, ended)
 	if len(m) == 0 {
 		delete(v.byChannel, name)
 	}
 	return len(m)
 }
 
+// drop forgets the viewers of name, ending their sessions.
 func (v *viewerSet) drop(name string) {
 	v.mu.Lock()
+	m := v.byChannel[name]
 	delete(v.byChannel, name)
 	v.mu.Unlock()
+	for _, e := range m {
+		if e.end != nil {
+			e.end()
+		}
+	}
 }
 
-func pruneViewers(m map[string]time.Time, now time.Time) {
-	for k, t := range m {
-		if now.Sub(t) > viewerWindow {
-			delete(m, k)
+// dropAll ends every viewer session (server stopping).
+func (v *viewerSet) dropAll() {
+	v.mu.Lock()
+	all := v.byChannel
+	v.byChannel = nil
+	v.mu.Unlock()
+	for _, m := range all {
+		for _, e := range m {
+			if e.end != nil {
+				e.end()
+			}
 		}
+	}
+}
+
+// pruneViewers removes the viewers idle for viewerWindow and appends their
+// end funcs to ended (run them without holding viewerSet.mu).
+func pruneViewers(m map[string]viewerEntry, now time.Time, ended []func()) []func() {
+	for k, e := range m {
+		if now.Sub(e.last) > viewerWindow {
+			delete(m, k)
+			if e.end != nil {
+				ended = append(ended, e.end)
+			}
+		}
+	}
+	return ended
+}
+
+func runEnds(ends []func()) {
+	for _, end := range ends {
+		end()
 	}
 }
 
