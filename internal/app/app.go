@@ -16,8 +16,8 @@ import (
 
 	"github.com/huabian-live/huabian/internal/account"
 	"github.com/huabian-live/huabian/internal/bus"
-	"github.com/huabian-live/huabian/internal/chat"
 	"github.com/huabian-live/huabian/internal/channel"
+	"github.com/huabian-live/huabian/internal/chat"
 	"github.com/huabian-live/huabian/internal/config"
 	"github.com/huabian-live/huabian/internal/httpapi"
 	"github.com/huabian-live/huabian/internal/hub"
