@@ -206,6 +206,18 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) (err error) {
 	if before > 0 && after == 0 {
 		return fmt.Errorf("delete user %d: %w", id, store.ErrLastAdmin)
 	}
+	// Chat rows keep the user's ID without a foreign key (they carry the
+	// name too, for history); remove what the person wrote and any grants
+	// or bans in the same transaction.
+	for _, q := range []string{
+		`DELETE FROM chat_messages WHERE user_id = $1`,
+		`DELETE FROM chat_bans WHERE user_id = $1`,
+		`DELETE FROM channel_moderators WHERE user_id = $1`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return fmt.Errorf("delete user %d: chat: %w", id, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete user %d: commit: %w", id, err)
 	}

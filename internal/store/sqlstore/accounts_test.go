@@ -166,8 +166,21 @@ func TestSessionsAndTokensCascade(t *testing.T) {
 	if err := s.CreateSession(ctx, store.Session{IDHash: h2, UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	ch, err := s.CreateChannel(ctx, "deluser", key(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddChatMessage(ctx, store.ChatMessage{ChannelID: ch.ID, UserID: u.ID, UserName: u.Name, Text: "mine", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddChatMessage(ctx, store.ChatMessage{ChannelID: ch.ID, UserID: other.ID, UserName: other.Name, Text: "theirs", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DeleteUser(ctx, u.ID); err != nil {
 		t.Fatal(err)
+	}
+	if hist, err := s.ChatHistory(ctx, ch.ID, 10); err != nil || len(hist) != 1 || hist[0].UserID != other.ID {
+		t.Errorf("chat history after deleting the author = %+v, %v; want only the other user's message", hist, err)
 	}
 	if _, _, err := s.APITokenByHash(ctx, h1); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("token outlived its user: %v", err)
