@@ -98,6 +98,27 @@ func TestBrowserPlatform(t *testing.T) {
 	chat(alice, bob, "hi bob")
 	alice.screenshot("watch")
 
+	// A first visit with a cold cache: time to first contentful paint and
+	// the JS+CSS the watch page loads (figures for docs/performance.md).
+	carol := b.newPerson(t, "carol")
+	carol.open(s, "/c/demo")
+	carol.waitFor("video playing", `(() => { const v = document.querySelector('#player video'); return v && v.currentTime > 0.5 })()`, 30*time.Second)
+	perf := eval[map[string]float64](carol, `(() => {
+		const nav = performance.getEntriesByType('navigation')[0];
+		const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+		let js = 0, css = 0;
+		for (const r of performance.getEntriesByType('resource')) {
+			if (/\.js(\?|$)/.test(r.name)) js += r.decodedBodySize;
+			else if (/\.css(\?|$)/.test(r.name)) css += r.decodedBodySize;
+		}
+		return {fcp: fcp ? fcp.startTime : -1, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, js, css};
+	})()`)
+	t.Logf("watch page, cold cache: first contentful paint %.0f ms, DOMContentLoaded %.0f ms, load %.0f ms; JS %.1f KiB + CSS %.1f KiB decoded (including the player library)",
+		perf["fcp"], perf["dcl"], perf["load"], perf["js"]/1024, perf["css"]/1024)
+	if perf["js"]+perf["css"] > 400*1024 {
+		t.Errorf("watch page loaded %.0f KiB of JS+CSS, budget 400 KiB", (perf["js"]+perf["css"])/1024)
+	}
+
 	// The owner (a moderator of her channel) deletes Bob's message; it
 	// leaves Bob's page too.
 	eval[bool](alice, `(() => { for (const li of document.querySelectorAll('#chat-log li'))
