@@ -29,7 +29,7 @@ type Spec struct {
 }
 
 type route struct {
-	template string
+	template string // the full path from the site root, e.g. /api/v1/channels/{name}
 	re       *regexp.Regexp
 	ops      map[string]any // lower-case method → operation
 }
@@ -53,6 +53,15 @@ func LoadSpec(path string) (*Spec, error) {
 	paths, _ := doc["paths"].(map[string]any)
 	for tmpl, v := range paths {
 		ops, _ := v.(map[string]any)
+		// A path may override the document's server (e.g. /media beside
+		// /api/v1).
+		base := s.base
+		if servers, ok := ops["servers"].([]any); ok && len(servers) > 0 {
+			if m, ok := servers[0].(map[string]any); ok {
+				base, _ = m["url"].(string)
+			}
+		}
+		tmpl = strings.TrimSuffix(base, "/") + tmpl
 		pattern := regexp.QuoteMeta(tmpl)
 		pattern = regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(pattern, `[^/]+`)
 		s.routes = append(s.routes, route{template: tmpl, re: regexp.MustCompile("^" + pattern + "$"), ops: ops})
@@ -69,7 +78,8 @@ func LoadSpec(path string) (*Spec, error) {
 	return s, nil
 }
 
-// Operations lists "METHOD /template" for every documented operation.
+// Operations lists "METHOD /template" for every documented operation, the
+// template being the full path from the site root.
 func (s *Spec) Operations() []string {
 	var out []string
 	for _, r := range s.routes {
@@ -84,12 +94,12 @@ func (s *Spec) Operations() []string {
 	return out
 }
 
-// Validate checks a response: the path (with or without the server base)
-// and method must be documented, the status must be one of the documented
+// Validate checks a response: the path (from the site root) and method
+// must be documented, the status must be one of the documented
 // responses (or "default"), and a JSON body must match its schema. It
 // returns the documented operation ("METHOD /template").
 func (s *Spec) Validate(method, path string, status int, contentType string, body []byte) (string, error) {
-	p := strings.TrimPrefix(path, s.base)
+	p := path
 	if i := strings.IndexByte(p, '?'); i >= 0 {
 		p = p[:i]
 	}
