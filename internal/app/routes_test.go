@@ -121,7 +121,7 @@ func TestEveryRouteHasAnAuthPolicy(t *testing.T) {
 		"GET /api/v1/channels": true, "GET /api/v1/channels/{name}": true,
 		"GET /api/v1/rankings/viewers-24h": true, "GET /api/v1/channels/{name}/chat/messages": true,
 		"GET /api/v1/channels/{name}/chat": true, // the socket: anyone reads
-		"GET /media/{id}": true, "GET /media/preview/{name}": true,
+		"GET /media/{id}":                  true, "GET /media/preview/{name}": true,
 		"POST /api/v1/signup": true, "POST /api/v1/login": true, "POST /api/v1/logout": true,
 	}
 	fill := strings.NewReplacer("{name}", "demo", "{id}", "1", "{user}", "bob")
