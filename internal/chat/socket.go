@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/huabian-live/huabian/internal/account"
+	"github.com/huabian-live/huabian/internal/store"
 )
 
 var (
@@ -179,8 +180,15 @@ func (s *Service) hello(c *client) ([]byte, error) {
 		}
 		canWrite := true
 		if !r.canModerate {
-			_, err := s.o.Store.ChatBan(ctx, c.channel.ID, u.ID)
-			canWrite = err != nil
+			// A ban or timeout in force (the store returns only those)
+			// takes the send box away; a failed lookup is an error, not
+			// permission.
+			switch _, err := s.o.Store.ChatBan(ctx, c.channel.ID, u.ID); {
+			case err == nil:
+				canWrite = false
+			case !errors.Is(err, store.ErrNotFound):
+				return nil, err
+			}
 		}
 		h.Me = &Me{ID: u.ID, Name: u.Name, CanWrite: canWrite, CanModerate: r.canModerate}
 	}

@@ -175,9 +175,11 @@ func (a *api) wrap(h handlerFunc) http.Handler {
 }
 
 // publicMessage is he.Public in the visitor's edition when the catalogue
-// has "error.<code>", else the English text of he.
+// has "error.<code>", else the English text of he. English visitors get
+// he.Public itself: it is often more specific than the catalogue's text
+// for the code (which field, which limit).
 func publicMessage(r *http.Request, he *Error) string {
-	if lz := i18n.FromContext(r.Context()); lz.Has("error." + he.Code) {
+	if lz := i18n.FromContext(r.Context()); lz.Lang() != i18n.English && lz.Has("error."+he.Code) {
 		return lz.T("error." + he.Code)
 	}
 	return he.Public

@@ -73,6 +73,7 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 		if h, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); fromProxy && strings.TrimSpace(h) != "" {
 			st.host = strings.TrimSpace(h)
 		}
+		r = normalizeForwarded(r, fromProxy, ip, st.host)
 		ctx := account.WithClientIP(r.Context(), ip)
 		if csrfExempt(r.URL.Path) {
 			next.ServeHTTP(w, r.WithContext(ctx))
@@ -107,6 +108,41 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// forwardedHeaders are what reverse proxies add; they are believed only
+// from trusted proxies.
+var forwardedHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"}
+
+// normalizeForwarded makes the request look, to every handler after this
+// middleware, the way the browser made it: from a trusted proxy, RemoteAddr
+// becomes the client's address and Host the host the browser addressed
+// (so viewer statistics, chat's Origin check and logs agree with the rate
+// limits); from anyone else the forwarding headers are removed, so no
+// handler can be fooled by them.
+func normalizeForwarded(r *http.Request, fromProxy bool, client netip.Addr, host string) *http.Request {
+	if fromProxy {
+		r2 := r.Clone(r.Context())
+		if client.IsValid() {
+			r2.RemoteAddr = net.JoinHostPort(client.String(), "0")
+		}
+		r2.Host = host
+		return r2
+	}
+	present := false
+	for _, h := range forwardedHeaders {
+		if _, ok := r.Header[h]; ok {
+			present = true
+		}
+	}
+	if !present {
+		return r
+	}
+	r2 := r.Clone(r.Context())
+	for _, h := range forwardedHeaders {
+		r2.Header.Del(h)
+	}
+	return r2
 }
 
 var errCSRF = &Error{Status: http.StatusForbidden, Code: "csrf_failed",

@@ -88,6 +88,13 @@ func (u *UI) serviceWorker(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.New()
 	for _, name := range shellAssets {
 		urls = append(urls, u.assetURL(name))
+		if strings.HasSuffix(name, ".js") {
+			// ES modules import each other by plain relative URLs
+			// (./lib.js): keep those too, so an offline start finds
+			// them. The versioned URLs above change the worker's version
+			// whenever a file does, so both are refreshed together.
+			urls = append(urls, "/static/"+name)
+		}
 	}
 	sort.Strings(urls)
 	sum.Write([]byte(strings.Join(urls, "\n")))
