@@ -96,6 +96,18 @@ func TestBrowserPlatform(t *testing.T) {
 	}
 	chat(bob, alice, "hello from bob")
 	chat(alice, bob, "hi bob")
+
+	// Hostile chat text stays text: no element, no script run, in either
+	// page.
+	const xss = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
+	bob.fill("#chat-input", xss)
+	bob.click("#chat-send")
+	for _, p := range []*person{alice, bob} {
+		p.waitFor("hostile message shown as text", `[...document.querySelectorAll('#chat-log li')].some(li => li.textContent.includes('onerror="window.__xss=1"'))`, 10*time.Second)
+		if n := eval[int](p, `document.querySelectorAll('#chat-log img, #chat-log script').length + (window.__xss ? 100 : 0)`); n != 0 {
+			t.Errorf("%s: hostile chat text became markup or ran (%d)", p.name, n)
+		}
+	}
 	alice.screenshot("watch")
 
 	// A first visit with a cold cache: time to first contentful paint and
