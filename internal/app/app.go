@@ -5,11 +5,14 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -27,7 +30,9 @@ import (
 	"github.com/huabian-live/huabian/internal/play/httpflv"
 	"github.com/huabian-live/huabian/internal/play/llhls"
 	"github.com/huabian-live/huabian/internal/rtmp"
+	"github.com/huabian-live/huabian/internal/srt"
 	"github.com/huabian-live/huabian/internal/stats"
+	"github.com/huabian-live/huabian/internal/tlsconf"
 	"github.com/huabian-live/huabian/internal/webui"
 )
 
@@ -169,6 +174,32 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		Pages:          pages,
 	}))
 
+	// TLS (docs/tls.md): HTTPS on the web listener and an RTMPS listener,
+	// serving certificate files (re-read when they change) or ACME ones.
+	var httpCert, rtmpsCert tlsconf.Source
+	var acmeCerts *tlsconf.ACME
+	switch {
+	case cfg.HTTP.TLSCert != "":
+		if httpCert, err = tlsconf.Load(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey, log); err != nil {
+			return err
+		}
+	case cfg.HTTP.ACMEHost != "":
+		acmeCerts = tlsconf.NewACME(cfg.HTTP.ACMEHosts(), cfg.HTTP.ACMEEmail, cfg.HTTP.ACMEDirectory, filepath.Join(cfg.Data, "acme"))
+		httpCert = acmeCerts
+	}
+	if httpCert != nil {
+		handler = tlsconf.HSTS(handler, webui.HSTS)
+	}
+	rtmpsAddr := cfg.RTMPSListen()
+	if config.Enabled(rtmpsAddr) {
+		rtmpsCert = httpCert
+		if cfg.RTMPS.TLSCert != "" {
+			if rtmpsCert, err = tlsconf.Load(cfg.RTMPS.TLSCert, cfg.RTMPS.TLSKey, log); err != nil {
+				return err
+			}
+		}
+	}
+
 	var httpLn, rtmpLn net.Listener = ls.HTTP, ls.RTMP
 	if httpLn == nil && config.Enabled(cfg.HTTP.Listen) {
 		if httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
@@ -183,9 +214,44 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 			return fmt.Errorf("rtmp listen %s: %w", cfg.RTMP.Listen, err)
 		}
 	}
+	// TLS listeners: RTMPS, and plain HTTP redirecting to HTTPS.
+	var rtmpsLn, redirectLn net.Listener
+	if rtmpsCert != nil {
+		if rtmpsLn, err = net.Listen("tcp", rtmpsAddr); err != nil {
+			closeListeners(httpLn, rtmpLn)
+			return fmt.Errorf("rtmps listen %s: %w", rtmpsAddr, err)
+		}
+		rtmpsLn = tls.NewListener(rtmpsLn, tlsconf.ServerConfig(rtmpsCert))
+	}
+	if httpCert != nil && httpLn != nil && config.Enabled(cfg.HTTP.RedirectListen) {
+		if redirectLn, err = net.Listen("tcp", cfg.HTTP.RedirectListen); err != nil {
+			closeListeners(httpLn, rtmpLn, rtmpsLn)
+			return fmt.Errorf("http redirect listen %s: %w", cfg.HTTP.RedirectListen, err)
+		}
+	}
 
 	limiter := channel.NewFailureLimiter(cfg.Limits.PublishFailuresPerMinute)
-	rtmpServer := rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout, Sessions: viewerStats})
+	newRTMP := func() *rtmp.Server {
+		return rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout, Sessions: viewerStats})
+	}
+	rtmpServer := newRTMP()
+	var srtServer *srt.Server
+	if config.Enabled(cfg.SRT.Listen) {
+		srtServer = srt.New(h, authenticator{channels}, limiter, metrics, log, srt.Options{
+			Latency:     cfg.SRT.Latency,
+			Passphrase:  cfg.SRT.Passphrase,
+			IdleTimeout: cfg.Live.IdleTimeout,
+			Sessions:    viewerStats,
+		})
+		if err := srtServer.Listen(cfg.SRT.Listen); err != nil {
+			closeListeners(httpLn, rtmpLn, rtmpsLn, redirectLn)
+			return fmt.Errorf("srt listen %s: %w", cfg.SRT.Listen, err)
+		}
+	}
+	// RTMPS runs the same RTMP server code on the TLS listener; its own
+	// Server value, because Serve owns (and at the end closes and waits
+	// for) the connections of its listener.
+	rtmpsServer := newRTMP()
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -196,6 +262,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	// http.Server.Shutdown does not close hijacked connections: close the
 	// chat sockets when it starts.
 	srv.RegisterOnShutdown(func() { chatService.Close() })
+	var redirectSrv *http.Server
+	if httpCert != nil {
+		srv.TLSConfig = tlsconf.ServerConfig(httpCert)
+		if redirectLn != nil {
+			_, httpsPort, _ := net.SplitHostPort(httpLn.Addr().String())
+			redirect := tlsconf.Redirect(httpsOrigin(cfg.HTTP.PublicURL), httpsPort)
+			if acmeCerts != nil {
+				redirect = acmeCerts.HTTPHandler(redirect) // http-01 challenges
+			}
+			redirectSrv = &http.Server{
+				Handler:           redirect,
+				ReadHeaderTimeout: 10 * time.Second,
+				IdleTimeout:       30 * time.Second,
+				ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			}
+		}
+	}
 
 	token, err := accounts.EnsureSetupToken(ctx)
 	if err != nil {
@@ -209,11 +292,32 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		log.Info("RTMP listening", "addr", rtmpLn.Addr().String())
 		g.Go(func() error { return rtmpServer.Serve(gctx, rtmpLn) })
 	}
+	if srtServer != nil {
+		log.Info("SRT listening", "addr", srtServer.Addr().String())
+		g.Go(func() error { return srtServer.Serve(gctx) })
+	}
+	if rtmpsLn != nil {
+		log.Info("RTMPS listening", "addr", rtmpsLn.Addr().String())
+		g.Go(func() error { return rtmpsServer.Serve(gctx, rtmpsLn) })
+	}
 	if httpLn != nil {
-		log.Info("HTTP listening", "addr", httpLn.Addr().String())
+		log.Info("HTTP listening", "addr", httpLn.Addr().String(), "tls", srv.TLSConfig != nil)
 		g.Go(func() error {
-			if err := srv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serve := srv.Serve
+			if srv.TLSConfig != nil {
+				serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+			}
+			if err := serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http serve: %w", err)
+			}
+			return nil
+		})
+	}
+	if redirectSrv != nil {
+		log.Info("HTTP redirect to HTTPS listening", "addr", redirectLn.Addr().String())
+		g.Go(func() error {
+			if err := redirectSrv.Serve(redirectLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http redirect serve: %w", err)
 			}
 			return nil
 		})
@@ -267,6 +371,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		if err := srv.Shutdown(sctx); err != nil {
 			srv.Close()
 		}
+		if redirectSrv != nil {
+			if err := redirectSrv.Shutdown(sctx); err != nil {
+				redirectSrv.Close()
+			}
+		}
 		return nil
 	})
 	if ls.Ready != nil {
@@ -280,12 +389,32 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		ls.Ready(ha, ra)
 	}
 	if token != "" && httpLn != nil {
-		log.Warn("no admin account yet: open this link within 24 hours to create one",
-			"url", setupURL(cfg.HTTP.PublicURL, httpLn.Addr(), token))
+		link := setupURL(cfg.HTTP.PublicURL, httpLn.Addr(), token)
+		if httpCert != nil && cfg.HTTP.PublicURL == "" {
+			link = "https" + strings.TrimPrefix(link, "http")
+		}
+		log.Warn("no admin account yet: open this link within 24 hours to create one", "url", link)
 	}
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// closeListeners closes the listeners opened so far (nil ones are skipped).
+func closeListeners(lns ...net.Listener) {
+	for _, ln := range lns {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// httpsOrigin returns publicURL when it is an https:// origin, else "".
+func httpsOrigin(publicURL string) string {
+	if strings.HasPrefix(strings.ToLower(publicURL), "https://") {
+		return publicURL
+	}
+	return ""
 }
 
 // authenticator adapts the channel service to the RTMP server.

@@ -25,6 +25,7 @@ func TestRunStopsCleanly(t *testing.T) {
 	)
 	cfg := config.Defaults()
 	cfg.Data = t.TempDir()
+	cfg.SRT.Listen, cfg.WebRTC.UDP = config.Off, config.Off
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

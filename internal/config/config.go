@@ -14,6 +14,7 @@ package config
 //go:generate go test -run ^TestConfigDoc$ -update .
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -37,6 +38,7 @@ type Config struct {
 
 	HTTP   HTTP   `yaml:"http"`
 	RTMP   RTMP   `yaml:"rtmp"`
+	RTMPS  RTMPS  `yaml:"rtmps"`
 	SRT    SRT    `yaml:"srt"`
 	WebRTC WebRTC `yaml:"webrtc"`
 	Log    Log    `yaml:"log"`
@@ -80,6 +82,47 @@ type HTTP struct {
 	// and the first-start setup link. Empty uses the address of each
 	// request. Default "".
 	PublicURL string `yaml:"public_url"`
+	// TLSCert is a PEM file with the certificate chain (leaf first) for
+	// HTTPS; with tls_key set too, the web server speaks HTTPS (HTTP/2 and
+	// HTTP/1.1) instead of plain HTTP. The files are read again when they
+	// change, so renewals need no restart. See docs/tls.md. Default "".
+	TLSCert string `yaml:"tls_cert"`
+	// TLSKey is the PEM file of the private key of tls_cert. Default "".
+	TLSKey string `yaml:"tls_key"`
+	// ACMEHost is the site's public host name (several: comma-separated)
+	// for automatic certificates from Let's Encrypt (ACME), instead of
+	// tls_cert and tls_key. The CA must reach this server on port 443
+	// (listen ":443") or on port 80 (redirect_listen ":80"). Certificates
+	// and the account key are kept in DATA/acme; using it accepts the CA's
+	// terms of service. Default "".
+	ACMEHost string `yaml:"acme_host"`
+	// ACMEEmail is the contact address given to the ACME CA (expiry
+	// notices); empty registers without one. Default "".
+	ACMEEmail string `yaml:"acme_email"`
+	// ACMEDirectory is the directory URL of the ACME CA; empty means
+	// Let's Encrypt, e.g. set
+	// https://acme-staging-v02.api.letsencrypt.org/directory to try the
+	// setup without rate limits. Default "".
+	ACMEDirectory string `yaml:"acme_directory"`
+	// RedirectListen is a TCP address for plain HTTP that redirects every
+	// request to HTTPS (e.g. ":80") and answers ACME http-01 challenges;
+	// "off" disables it. Needs tls_cert or acme_host. Default "off".
+	RedirectListen string `yaml:"redirect_listen"`
+}
+
+// TLS reports whether the web server speaks HTTPS (certificate files or
+// ACME).
+func (h HTTP) TLS() bool { return h.TLSCert != "" || h.ACMEHost != "" }
+
+// ACMEHosts splits ACMEHost.
+func (h HTTP) ACMEHosts() []string {
+	var hosts []string
+	for _, s := range strings.Split(h.ACMEHost, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			hosts = append(hosts, strings.ToLower(s))
+		}
+	}
+	return hosts
 }
 
 // RTMP configures the RTMP listener (publish and play).
@@ -89,11 +132,62 @@ type RTMP struct {
 	Listen string `yaml:"listen" flag:"rtmp"`
 }
 
+// RTMPS configures the RTMP-over-TLS listener (publish and play), e.g.
+// rtmps://HOST:1936/live in OBS.
+type RTMPS struct {
+	// Listen is the TCP address for RTMPS; "off" disables it. Empty means
+	// ":1936" when a certificate is configured (rtmps.tls_cert,
+	// http.tls_cert or http.acme_host) and off otherwise. Default "".
+	Listen string `yaml:"listen" flag:"rtmps"`
+	// TLSCert is a PEM certificate chain for RTMPS only; empty uses the web
+	// server's (http.tls_cert, or the ACME certificate of http.acme_host,
+	// which needs clients to connect by that name). Default "".
+	TLSCert string `yaml:"tls_cert"`
+	// TLSKey is the PEM private key of rtmps.tls_cert. Default "".
+	TLSKey string `yaml:"tls_key"`
+}
+
+// DefaultRTMPSListen is the RTMPS address used when rtmps.listen is empty
+// and a certificate is configured.
+const DefaultRTMPSListen = ":1936"
+
+// RTMPSListen is the effective RTMPS address: rtmps.listen, or when that is
+// empty DefaultRTMPSListen if a certificate is configured, else "off".
+func (c Config) RTMPSListen() string {
+	if c.RTMPS.Listen != "" {
+		return c.RTMPS.Listen
+	}
+	if cert, _ := c.RTMPSCert(); cert != "" || c.HTTP.ACMEHost != "" {
+		return DefaultRTMPSListen
+	}
+	return Off
+}
+
+// RTMPSCert returns the certificate and key files for RTMPS: its own, else
+// the web server's ("" when neither is set: then RTMPS uses ACME, if
+// http.acme_host is set).
+func (c Config) RTMPSCert() (cert, key string) {
+	if c.RTMPS.TLSCert != "" {
+		return c.RTMPS.TLSCert, c.RTMPS.TLSKey
+	}
+	return c.HTTP.TLSCert, c.HTTP.TLSKey
+}
+
 // SRT configures the SRT listener (publish and play).
 type SRT struct {
 	// Listen is the UDP address for SRT publishers and players; "off"
 	// disables it. Default ":9000".
 	Listen string `yaml:"listen" flag:"srt"`
+	// Passphrase, when set, is required of every SRT caller, publishers
+	// and players alike (AES encryption; 10 to 80 characters); callers
+	// without it, or with another one, are refused. Empty leaves SRT
+	// unencrypted and refuses encrypted callers. Default "".
+	Passphrase string `yaml:"passphrase"`
+	// Latency is the server's SRT latency (receive buffer) in both
+	// directions; each connection uses the larger of this and the
+	// caller's own latency setting, as SRT negotiates it. At most 65s.
+	// Default 200ms.
+	Latency time.Duration `yaml:"latency"`
 }
 
 // WebRTC configures WHIP ingest and WHEP playback media transport.
@@ -178,9 +272,9 @@ type Limits struct {
 func Defaults() Config {
 	return Config{
 		Data:   "./data",
-		HTTP:   HTTP{Listen: ":8080"},
+		HTTP:   HTTP{Listen: ":8080", RedirectListen: Off},
 		RTMP:   RTMP{Listen: ":1935"},
-		SRT:    SRT{Listen: ":9000"},
+		SRT:    SRT{Listen: ":9000", Latency: 200 * time.Millisecond},
 		WebRTC: WebRTC{UDP: ":8189"},
 		Log:    Log{Level: "info", Format: "text"},
 		NATS:   NATS{},
@@ -220,6 +314,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.validateRTMPS(); err != nil {
+		errs = append(errs, err)
+	}
 	return joinErrs(errs)
 }
 
@@ -233,7 +330,60 @@ func (h HTTP) Validate() error {
 			urlErr = fmt.Errorf("http.public_url %q: want an origin like https://live.example.com", h.PublicURL)
 		}
 	}
-	return joinErrs([]error{checkListen("http.listen", h.Listen), err, urlErr})
+	errs := []error{checkListen("http.listen", h.Listen), err, urlErr,
+		checkKeyPair("http.tls_cert", "http.tls_key", h.TLSCert, h.TLSKey),
+		checkListen("http.redirect_listen", h.RedirectListen)}
+	if Enabled(h.RedirectListen) && !h.TLS() {
+		errs = append(errs, errors.New("http.redirect_listen: redirects to HTTPS, so it needs http.tls_cert and http.tls_key, or http.acme_host"))
+	}
+	if h.ACMEHost != "" && (h.TLSCert != "" || h.TLSKey != "") {
+		errs = append(errs, errors.New("http.acme_host: set either acme_host or tls_cert and tls_key, not both"))
+	}
+	for _, host := range h.ACMEHosts() {
+		if strings.ContainsAny(host, ":/ ") || !strings.Contains(host, ".") || net.ParseIP(host) != nil {
+			errs = append(errs, fmt.Errorf("http.acme_host %q: want public DNS names like live.example.com", host))
+		}
+	}
+	if h.ACMEHost == "" && (h.ACMEEmail != "" || h.ACMEDirectory != "") {
+		errs = append(errs, errors.New("http.acme_email, http.acme_directory: only used with http.acme_host"))
+	}
+	if h.ACMEDirectory != "" {
+		if u, err := url.Parse(h.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("http.acme_directory %q: want an https:// URL", h.ACMEDirectory))
+		}
+	}
+	return joinErrs(errs)
+}
+
+// validateRTMPS checks the RTMPS address and certificate; it needs the
+// HTTP certificate, which it may share.
+func (c Config) validateRTMPS() error {
+	r := c.RTMPS
+	errs := []error{checkKeyPair("rtmps.tls_cert", "rtmps.tls_key", r.TLSCert, r.TLSKey)}
+	if r.Listen != "" {
+		errs = append(errs, checkListen("rtmps.listen", r.Listen))
+	}
+	if cert, _ := c.RTMPSCert(); cert == "" && c.HTTP.ACMEHost == "" && Enabled(r.Listen) {
+		errs = append(errs, errors.New("rtmps.listen: needs a certificate (rtmps.tls_cert and rtmps.tls_key, http.tls_cert and http.tls_key, or http.acme_host)"))
+	}
+	return joinErrs(errs)
+}
+
+// checkKeyPair accepts neither file, or both as a loadable PEM certificate
+// chain and matching private key.
+func checkKeyPair(certPath, keyPath, cert, key string) error {
+	switch {
+	case cert == "" && key == "":
+		return nil
+	case cert == "":
+		return fmt.Errorf("%s: empty while %s is set; set both", certPath, keyPath)
+	case key == "":
+		return fmt.Errorf("%s: empty while %s is set; set both", keyPath, certPath)
+	}
+	if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+		return fmt.Errorf("%s %q, %s %q: %w", certPath, cert, keyPath, key, err)
+	}
+	return nil
 }
 
 // TrustedProxyPrefixes parses TrustedProxies.
@@ -264,8 +414,17 @@ func (h HTTP) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 // Validate checks the listen address.
 func (r RTMP) Validate() error { return checkListen("rtmp.listen", r.Listen) }
 
-// Validate checks the listen address.
-func (s SRT) Validate() error { return checkListen("srt.listen", s.Listen) }
+// Validate checks the listen address, the passphrase and the latency.
+func (s SRT) Validate() error {
+	errs := []error{checkListen("srt.listen", s.Listen)}
+	if n := len(s.Passphrase); n != 0 && (n < 10 || n > 80) {
+		errs = append(errs, fmt.Errorf("srt.passphrase: %d characters; SRT needs 10 to 80 (or empty for none)", n))
+	}
+	if s.Latency < 0 || s.Latency > 65*time.Second {
+		errs = append(errs, fmt.Errorf("srt.latency %s: must be between 0 and 65s", s.Latency))
+	}
+	return joinErrs(errs)
+}
 
 // Validate checks the UDP address.
 func (w WebRTC) Validate() error { return checkListen("webrtc.udp", w.UDP) }

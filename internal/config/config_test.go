@@ -169,6 +169,7 @@ func TestConfigFileSources(t *testing.T) {
 
 func TestEveryFieldSettable(t *testing.T) {
 	t.Parallel()
+	cert, key := writeKeyPair(t)
 	// Every leaf must be reachable by flag and env: set each to a valid
 	// non-default value and check that it changed.
 	value := func(f field) string {
@@ -195,17 +196,52 @@ func TestEveryFieldSettable(t *testing.T) {
 		if f.path == "http.public_url" {
 			return "https://live.example.com"
 		}
+		if f.path == "http.acme_host" {
+			return "live.example.com"
+		}
+		if f.path == "http.acme_email" {
+			return "ops@example.com"
+		}
+		if f.path == "http.acme_directory" {
+			return "https://acme.example.com/directory"
+		}
+		if strings.HasSuffix(f.path, ".tls_cert") {
+			return cert
+		}
+		if strings.HasSuffix(f.path, ".tls_key") {
+			return key
+		}
 		return "127.0.0.1:7777"
 	}
 	for _, f := range fields {
 		t.Run(f.path, func(t *testing.T) {
 			t.Parallel()
 			v := value(f)
-			viaFlag, _, err := Load([]string{"--" + f.path, v}, nil)
+			args := []string{"--" + f.path, v}
+			env := map[string]string{f.env: v}
+			if f.path == "http.acme_email" || f.path == "http.acme_directory" {
+				args = append(args, "--http.acme_host", "live.example.com")
+				env["HUABIAN_HTTP_ACME_HOST"] = "live.example.com"
+			}
+			if needsCert(f.path) {
+				// TLS settings come in pairs and listeners need a certificate.
+				for _, kv := range [][2]string{{"http.tls_cert", cert}, {"http.tls_key", key}} {
+					if kv[0] != f.path && !strings.HasPrefix(f.path, "rtmps.tls_") {
+						args = append(args, "--"+kv[0], kv[1])
+						env[flagIndex[kv[0]].env] = kv[1]
+					}
+				}
+				if f.path == "rtmps.tls_cert" || f.path == "rtmps.tls_key" {
+					other := map[string]string{"rtmps.tls_cert": "rtmps.tls_key", "rtmps.tls_key": "rtmps.tls_cert"}[f.path]
+					args = append(args, "--"+other, value(*flagIndex[other]))
+					env[flagIndex[other].env] = value(*flagIndex[other])
+				}
+			}
+			viaFlag, _, err := Load(args, nil)
 			if err != nil {
 				t.Fatalf("flag: %v", err)
 			}
-			viaEnv, _, err := Load(nil, envMap(map[string]string{f.env: v}))
+			viaEnv, _, err := Load(nil, envMap(env))
 			if err != nil {
 				t.Fatalf("env: %v", err)
 			}
@@ -228,6 +264,8 @@ func TestNames(t *testing.T) {
 		{"data", "HUABIAN_DATA", "", ""},
 		{"http.listen", "HUABIAN_HTTP_LISTEN", "http", "HUABIAN_HTTP"},
 		{"rtmp.listen", "HUABIAN_RTMP_LISTEN", "rtmp", "HUABIAN_RTMP"},
+		{"rtmps.listen", "HUABIAN_RTMPS_LISTEN", "rtmps", "HUABIAN_RTMPS"},
+		{"http.tls_cert", "HUABIAN_HTTP_TLS_CERT", "", ""},
 		{"srt.listen", "HUABIAN_SRT_LISTEN", "srt", "HUABIAN_SRT"},
 		{"webrtc.udp", "HUABIAN_WEBRTC_UDP", "webrtc-udp", ""},
 		{"live.dead_after", "HUABIAN_LIVE_DEAD_AFTER", "", ""},

@@ -15,6 +15,10 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 // may frame.
 var CSPEmbed = strings.Replace(CSP, "frame-ancestors 'none'", "frame-ancestors *", 1)
 
+// HSTS is the Strict-Transport-Security value of responses served over
+// HTTPS: browsers use only HTTPS for the site for the next two years.
+const HSTS = "max-age=63072000; includeSubDomains"
+
 // SetSecurityHeaders sets the headers every HTML response carries;
 // frameable allows other sites to frame the page (the embed player only).
 func SetSecurityHeaders(w http.ResponseWriter, r *http.Request, frameable bool) {
@@ -28,7 +32,7 @@ func SetSecurityHeaders(w http.ResponseWriter, r *http.Request, frameable bool) 
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	if r.TLS != nil {
-		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h.Set("Strict-Transport-Security", HSTS)
 	}
 }
 

@@ -52,9 +52,10 @@ type browser struct {
 	cancel context.CancelFunc
 }
 
-// startBrowser starts chromium with a fresh profile; it is stopped when the
-// test ends. The test is skipped when chromium is missing.
-func startBrowser(t *testing.T) *browser {
+// startBrowser starts chromium with a fresh profile and chromiumFlags plus
+// extra; it is stopped when the test ends. The test is skipped when
+// chromium is missing.
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path := chromiumPath()
 	if path == "" {
@@ -64,6 +65,7 @@ func startBrowser(t *testing.T) *browser {
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(t.TempDir()),
 	}, chromiumFlags...)
+	opts = append(opts, extra...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	// Start the browser now, so failures show here.

@@ -21,6 +21,7 @@ type server struct {
 	data     string
 	httpAddr string
 	rtmpAddr string
+	srtAddr  string // UDP
 	proc     *proc
 	log      *logBuffer
 
@@ -40,8 +41,10 @@ func startServer(t *testing.T, extra ...string) *server {
 		if httpAddr == rtmpAddr {
 			continue
 		}
-		s := &server{data: data, httpAddr: httpAddr, rtmpAddr: rtmpAddr, log: newLogBuffer(64<<10, 4<<20)}
-		args := append([]string{"serve", "--data", data, "--http", httpAddr, "--rtmp", rtmpAddr}, extra...)
+		srtAddr := freeUDPAddr(t)
+		s := &server{data: data, httpAddr: httpAddr, rtmpAddr: rtmpAddr, srtAddr: srtAddr, log: newLogBuffer(64<<10, 4<<20)}
+		args := append([]string{"serve", "--data", data, "--http", httpAddr, "--rtmp", rtmpAddr,
+			"--srt", srtAddr, "--webrtc-udp", "off"}, extra...)
 		s.proc = startProcLog(t, nil, s.log, binPath, args...)
 		ready, retry := s.waitReady(t, 20*time.Second)
 		if ready {
@@ -68,6 +71,19 @@ func freeAddr(t *testing.T) string {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	return addr
+}
+
+// freeUDPAddr returns a 127.0.0.1 UDP address whose port was free a moment
+// ago.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick a free UDP port: %v", err)
+	}
+	addr := c.LocalAddr().String()
+	c.Close()
 	return addr
 }
 
