@@ -33,6 +33,7 @@ import (
 	"github.com/huabian-live/huabian/internal/srt"
 	"github.com/huabian-live/huabian/internal/stats"
 	"github.com/huabian-live/huabian/internal/tlsconf"
+	"github.com/huabian-live/huabian/internal/webrtc"
 	"github.com/huabian-live/huabian/internal/webui"
 )
 
@@ -133,6 +134,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	}
 	defer chatService.Close()
 
+	limiter := channel.NewFailureLimiter(cfg.Limits.PublishFailuresPerMinute)
+	var rtc *webrtc.Server
+	if config.Enabled(cfg.WebRTC.UDP) {
+		rtc, err = webrtc.New(func(name string) *hub.Stream { return h.Stream(name, false) }, log, webrtc.Options{
+			UDP: cfg.WebRTC.UDP, PublicIPs: cfg.WebRTC.PublicIPList(),
+			MaxSessions: cfg.WebRTC.MaxSessions, MaxPerIP: cfg.WebRTC.MaxSessionsPerIP, FFmpeg: cfg.WebRTC.FFmpeg,
+			ClientIP: func(r *http.Request) string { return account.ClientIP(r.Context()).String() },
+			Sessions: viewerStats,
+			WHIP:     webrtc.WHIPOptions{Hub: h, Auth: authenticator{channels}, Limiter: limiter},
+		})
+		if err != nil {
+			return fmt.Errorf("webrtc: %w", err)
+		}
+		defer rtc.Close()
+		log.Info("WebRTC listening", "udp", rtc.Addr().String())
+	}
+
 	pages, err := webui.New(webui.Deps{
 		Log:       log,
 		Site:      siteSettings(accounts),
@@ -172,6 +190,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		StatsTitles:    publicTitles(channels),
 		Chat:           chatService,
 		Pages:          pages,
+		WebRTC:         rtc,
 	}))
 
 	// TLS (docs/tls.md): HTTPS on the web listener and an RTMPS listener,
@@ -230,7 +249,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		}
 	}
 
-	limiter := channel.NewFailureLimiter(cfg.Limits.PublishFailuresPerMinute)
 	newRTMP := func() *rtmp.Server {
 		return rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout, Sessions: viewerStats})
 	}
@@ -363,6 +381,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		// Publishers are told first (their connections close), then
 		// viewers get end-of-stream, then the listeners stop.
 		h.Close()
+		if rtc != nil {
+			rtc.Close()
+		}
 		fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		flvServer.Shutdown(fctx)
 		fcancel()

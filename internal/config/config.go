@@ -195,6 +195,32 @@ type WebRTC struct {
 	// UDP is the single UDP address all WebRTC media is multiplexed on;
 	// "off" disables WebRTC. Default ":8189".
 	UDP string `yaml:"udp" flag:"webrtc-udp"`
+	// PublicIPs is a comma-separated list of IP addresses announced in ICE
+	// candidates instead of the host's own (1:1 NAT, e.g. a cloud VM's
+	// public IP in front of a private one); checked when WebRTC starts.
+	// Empty means the local addresses. Default "".
+	PublicIPs string `yaml:"public_ips"`
+	// MaxSessions caps concurrent WHEP viewers plus WHIP publishers.
+	// Default 1000.
+	MaxSessions int `yaml:"max_sessions"`
+	// MaxSessionsPerIP caps concurrent WebRTC sessions from one client IP.
+	// Default 20.
+	MaxSessionsPerIP int `yaml:"max_sessions_per_ip"`
+	// FFmpeg is the ffmpeg binary that transcodes AAC to Opus for WHEP
+	// viewers (one process per stream, only while it has WebRTC viewers);
+	// "off" plays AAC streams as video only over WebRTC. Default "ffmpeg".
+	FFmpeg string `yaml:"ffmpeg"`
+}
+
+// PublicIPList returns PublicIPs split at commas, blanks dropped.
+func (w WebRTC) PublicIPList() []string {
+	var out []string
+	for _, p := range strings.Split(w.PublicIPs, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Log configures the process logger.
@@ -275,7 +301,7 @@ func Defaults() Config {
 		HTTP:   HTTP{Listen: ":8080", RedirectListen: Off},
 		RTMP:   RTMP{Listen: ":1935"},
 		SRT:    SRT{Listen: ":9000", Latency: 200 * time.Millisecond},
-		WebRTC: WebRTC{UDP: ":8189"},
+		WebRTC: WebRTC{UDP: ":8189", MaxSessions: 1000, MaxSessionsPerIP: 20, FFmpeg: "ffmpeg"},
 		Log:    Log{Level: "info", Format: "text"},
 		NATS:   NATS{},
 		Live: Live{
@@ -426,8 +452,17 @@ func (s SRT) Validate() error {
 	return joinErrs(errs)
 }
 
-// Validate checks the UDP address.
-func (w WebRTC) Validate() error { return checkListen("webrtc.udp", w.UDP) }
+// Validate checks the UDP address and the session caps.
+func (w WebRTC) Validate() error {
+	errs := []error{checkListen("webrtc.udp", w.UDP)}
+	if w.MaxSessions < 0 {
+		errs = append(errs, fmt.Errorf("webrtc.max_sessions %d: must not be negative", w.MaxSessions))
+	}
+	if w.MaxSessionsPerIP < 0 {
+		errs = append(errs, fmt.Errorf("webrtc.max_sessions_per_ip %d: must not be negative", w.MaxSessionsPerIP))
+	}
+	return joinErrs(errs)
+}
 
 // Validate checks level and format.
 func (l Log) Validate() error {

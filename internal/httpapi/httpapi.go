@@ -20,6 +20,7 @@ import (
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/i18n"
 	"github.com/huabian-live/huabian/internal/stats"
+	"github.com/huabian-live/huabian/internal/webrtc"
 )
 
 // ErrNotFound is what ChannelExists returns for an unknown channel.
@@ -88,6 +89,9 @@ type Deps struct {
 	// Chat serves the chat sockets and chat moderation (chat.go).
 	Chat *chat.Service
 
+	// WebRTC serves WHEP playback and WHIP ingest; nil when WebRTC is off.
+	WebRTC *webrtc.Server
+
 	// Pages serves everything else (the web pages, static files), behind
 	// the same authentication middleware so pages know who is signed in.
 	Pages http.Handler
@@ -131,6 +135,16 @@ func New(d Deps) http.Handler {
 	}
 	if d.Chat != nil {
 		a.chatRoutes(mux)
+	}
+	if d.WebRTC != nil {
+		// More specific than /live/{name}/{file}, so LL-HLS keeps every
+		// other file name (and GET of this one).
+		offer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.WebRTC.ServeOffer(w, r, r.PathValue("name")) })
+		mux.Handle("POST /live/{name}/whep", offer)
+		mux.Handle("OPTIONS /live/{name}/whep", offer)
+		mux.Handle("/whep/session/", http.HandlerFunc(d.WebRTC.ServeSession))
+		mux.Handle("/whip", http.HandlerFunc(d.WebRTC.ServeWHIP))
+		mux.Handle("/whip/", http.HandlerFunc(d.WebRTC.ServeWHIPSession))
 	}
 	if d.Pages != nil {
 		mux.Handle("/", d.Pages)
