@@ -106,6 +106,7 @@ function show(name) {
   if (!ch) return;
   const switched = name !== current;
   current = name;
+  $('go-live-link').href = `/dashboard/go-live/${encodeURIComponent(name)}`;
   $('channel-select').value = name;
   $('channel-panel').hidden = false;
   $('panel-link').textContent = ch.title || ch.name;
