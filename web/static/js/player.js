@@ -51,10 +51,124 @@ function playURL(path, vid) {
   return u;
 }
 
+const FIRST_FRAME_MS = 5000; // WebRTC: fall back when no frame is decoded by then
+const ICE_GATHER_MS = 1000; // WebRTC: send the offer with what was gathered by then
+
+// waitGathered resolves once ICE gathering is complete or after ms (the
+// server is reachable through its own host candidate, so ours are a bonus:
+// no trickle ICE).
+function waitGathered(pc, ms) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); pc.removeEventListener('icegatheringstatechange', check); resolve(); };
+    const check = () => { if (pc.iceGatheringState === 'complete') done(); };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+// Latency modes offered on the watch page, each the method tried first.
+export const MODES = { realtime: 'webrtc', low: 'flv', normal: 'llhls' };
+
 // Each method: supported() is cheap and synchronous; start() returns a
 // session {stop(), latency()} or throws when the browser cannot use it.
 const methods = [
-  // WebRTC (WHEP) goes first once the server offers it.
+  {
+    id: 'webrtc',
+    label: 'WebRTC',
+    supported: () => typeof window.RTCPeerConnection === 'function',
+    async start(video, { name, vid }, fail) {
+      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+      const stream = new MediaStream();
+      let resource = '';
+      let closed = false;
+      // DELETE ends the server session; keepalive lets it outlive the page.
+      const release = () => {
+        if (!resource) return;
+        fetch(resource, { method: 'DELETE', keepalive: true, credentials: 'same-origin' }).catch(() => {});
+        resource = '';
+      };
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        window.removeEventListener('pagehide', release);
+        clearTimeout(firstFrame);
+        release();
+        try { pc.close(); } catch { /* closed already */ }
+      };
+      let firstFrame = 0;
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.addEventListener('track', (e) => { if (!stream.getTrackById(e.track.id)) stream.addTrack(e.track); });
+      pc.addEventListener('connectionstatechange', () => {
+        if (pc.connectionState === 'failed' || pc.connectionState === 'closed') fail(`webrtc ${pc.connectionState}`);
+      });
+      window.addEventListener('pagehide', release);
+      try {
+        await pc.setLocalDescription(await pc.createOffer());
+        await waitGathered(pc, ICE_GATHER_MS);
+        const r = await fetch(playURL(`/live/${encodeURIComponent(name)}/whep`, vid).href, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/sdp' },
+          body: pc.localDescription.sdp,
+          credentials: 'same-origin',
+        });
+        if (r.status !== 201) throw new Error(`whep: HTTP ${r.status}`);
+        const loc = r.headers.get('Location');
+        if (loc) resource = new URL(loc, r.url).href;
+        await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+      } catch (err) {
+        close();
+        throw err;
+      }
+      video.srcObject = stream;
+      // No decoded frame in time (UDP blocked, no usable video): next path.
+      firstFrame = setTimeout(() => {
+        if (video.readyState < 2 || !video.videoWidth) fail('webrtc: no frame', true);
+      }, FIRST_FRAME_MS);
+      // Latency readout, refreshed from getStats() in the background: the
+      // receiver's share of the delay over the last interval, i.e. the
+      // one-way network time (half the ICE round trip) plus the time from a
+      // frame's first packet to its decoded picture (totalProcessingDelay /
+      // framesDecoded; where missing, the jitter buffer wait,
+      // jitterBufferDelay / jitterBufferEmittedCount). Capture, encoder and
+      // server time are not included: the sender's clock is unknown here.
+      let lat = NaN;
+      let prev = null;
+      let pending = false;
+      const sample = async () => {
+        if (pending || closed) return;
+        pending = true;
+        try {
+          const stats = await pc.getStats();
+          let rtt = 0;
+          let jb = null;
+          stats.forEach((s) => {
+            if (s.type === 'inbound-rtp' && s.kind === 'video') jb = s;
+            else if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' && s.currentRoundTripTime) rtt = s.currentRoundTripTime;
+          });
+          if (jb) {
+            const proc = jb.totalProcessingDelay !== undefined && jb.framesDecoded;
+            const cur = proc ? { delay: jb.totalProcessingDelay, count: jb.framesDecoded }
+              : { delay: jb.jitterBufferDelay || 0, count: jb.jitterBufferEmittedCount || 0 };
+            const dn = cur.count - (prev ? prev.count : 0);
+            if (dn > 0) lat = (cur.delay - (prev ? prev.delay : 0)) / dn + rtt / 2;
+            prev = cur;
+          }
+        } catch { /* closing */ }
+        pending = false;
+      };
+      return {
+        pc,
+        latency() { sample(); return lat; },
+        chase() {},
+        stop() {
+          close();
+          video.srcObject = null;
+        },
+      };
+    },
+  },
   {
     id: 'flv',
     label: 'WS-FLV',
@@ -157,9 +271,20 @@ const methods = [
 // createPlayer plays channel `name` in `video`. States passed to onState:
 // 'loading', 'playing', 'buffering', 'reconnecting', 'offline', 'unsupported'.
 // onStatus receives each channel status JSON it polls; refresh() polls now.
-export function createPlayer(video, { name, vid = viewerID(), onState = () => {}, onLatency = () => {}, onStatus = () => {} } = {}) {
+// mode (a MODES key) picks the method tried first; setMode() changes it.
+export function createPlayer(video, { name, vid = viewerID(), mode = 'realtime', onState = () => {}, onLatency = () => {}, onStatus = () => {} } = {}) {
   const usable = methods.filter((m) => m.supported());
-  let index = 0;
+  // first is the index in usable of the mode's method (LL-HLS falls back
+  // to native HLS where only that exists).
+  const firstFor = (m) => {
+    for (const id of [MODES[m], m === 'normal' ? 'native' : '']) {
+      const i = usable.findIndex((u) => u.id === id);
+      if (i >= 0) return i;
+    }
+    return 0;
+  };
+  let first = firstFor(mode);
+  let index = first;
   let session = null;
   let live = false;
   let state = '';
@@ -188,7 +313,7 @@ export function createPlayer(video, { name, vid = viewerID(), onState = () => {}
     const method = usable[index % usable.length];
     played = false;
     setState(attempt ? 'reconnecting' : 'loading');
-    const fail = (why) => { if (gen === generation) failed(why); };
+    const fail = (why, unusable = false) => { if (gen === generation) failed(why, unusable); };
     try {
       const s = await method.start(video, { name, vid }, fail);
       if (gen !== generation) { s.stop(); return; }
@@ -208,7 +333,10 @@ export function createPlayer(video, { name, vid = viewerID(), onState = () => {}
     attempt++;
     if (!live) { setState('offline'); return; }
     setState('reconnecting');
-    const delay = Math.min(15000, 1000 * 2 ** Math.min(attempt - 1, 4));
+    // A path refused outright hands over to the next one at once, until
+    // every path has been tried; then the backoff applies.
+    const quick = unusable && attempt < usable.length;
+    const delay = quick ? 0 : Math.min(15000, 1000 * 2 ** Math.min(attempt - 1, 4));
     retryTimer = setTimeout(async () => {
       await poll();
       if (live && !session) start();
@@ -221,7 +349,7 @@ export function createPlayer(video, { name, vid = viewerID(), onState = () => {}
     live = now;
     if (live) {
       attempt = 0;
-      index = 0;
+      index = first;
       start();
     } else {
       teardown();
@@ -272,7 +400,18 @@ export function createPlayer(video, { name, vid = viewerID(), onState = () => {}
   return {
     get state() { return state; },
     get method() { return session?.method || ''; },
+    get mode() { return mode; },
+    // pc is the RTCPeerConnection while playing over WebRTC (for tests).
+    get pc() { return session?.pc || null; },
     refresh: poll,
+    setMode(m) {
+      if (!(m in MODES) || m === mode) return;
+      mode = m;
+      first = firstFor(m);
+      index = first;
+      attempt = 0;
+      if (live && !closed) start();
+    },
     destroy() {
       closed = true;
       clearInterval(tick);

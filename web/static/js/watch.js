@@ -1,5 +1,5 @@
 // Watch page (/c/NAME) and embed player (/embed/NAME).
-import { createPlayer } from './player.js';
+import { createPlayer, MODES } from './player.js';
 import { createChat, api } from './chat.js';
 import { initShare } from './share.js';
 
@@ -190,8 +190,18 @@ function main() {
     tick();
   };
 
+  // Latency mode: Real-time (WebRTC), Low (FLV), Normal (LL-HLS);
+  // remembered in this browser.
+  const modeKey = 'hb_latency_mode';
+  const modeSelect = $('latency-mode');
+  let mode = 'realtime';
+  try { mode = localStorage.getItem(modeKey) || mode; } catch { /* storage disabled */ }
+  if (!(mode in MODES)) mode = 'realtime';
+  if (modeSelect) modeSelect.value = mode;
+
   const player = createPlayer(video, {
     name,
+    mode,
     onStatus,
     onState(state, method) {
       root.dataset.playerState = state;
@@ -204,6 +214,14 @@ function main() {
       latency.dataset.seconds = l == null ? '' : l.toFixed(2);
     },
   });
+
+  modeSelect?.addEventListener('change', () => {
+    const m = modeSelect.value;
+    try { localStorage.setItem(modeKey, m); } catch { /* this page only */ }
+    player.setMode(m);
+  });
+  // A debug handle for tests and troubleshooting, only with ?debug.
+  if (new URLSearchParams(location.search).has('debug')) window.__hbPlayer = player;
 
   const follow = $('follow');
   follow?.addEventListener('click', async () => {
