@@ -293,7 +293,8 @@ func (ws *whipSession) readH264(tr *pion.TrackRemote) {
 	clk := clock{rate: 90000}
 	var lastSeq uint16
 	haveSeq, broken := false, false
-	var lastPLI time.Time
+	var lastPLI, lastKey time.Time
+	lastKey = time.Now()
 	for {
 		p, _, err := tr.ReadRTP()
 		if err != nil {
@@ -325,9 +326,28 @@ func (ws *whipSession) readH264(tr *pion.TrackRemote) {
 			}
 			continue
 		}
+		// Browsers' WebRTC encoders send a keyframe only at the start and
+		// when asked; viewers (FLV, LL-HLS segments, new WHEP peers) need
+		// one every couple of seconds, so ask for it.
+		now := time.Now()
+		for _, n := range nalus {
+			if len(n) > 0 && n[0]&0x1f == 5 {
+				lastKey = now
+				break
+			}
+		}
+		if now.Sub(lastKey) >= WHIPKeyframeInterval && now.Sub(lastPLI) >= time.Second {
+			lastPLI = now
+			_ = ws.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+		}
 		ws.writeH264(pts, nalus)
 	}
 }
+
+// WHIPKeyframeInterval is how often a WHIP publisher is asked for a
+// keyframe (RTCP PLI) when it does not send one by itself: the GOP length
+// that viewers joining, and LL-HLS segments, depend on.
+const WHIPKeyframeInterval = 2 * time.Second
 
 func (ws *whipSession) waitKey() {
 	ws.mu.Lock()
