@@ -13,7 +13,7 @@ import (
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "huabian: bench needs a subcommand: play, publish or chat")
+		fmt.Fprintln(stderr, "huabian: bench needs a subcommand: play, publish, latency or chat")
 		return exitUsage
 	}
 	switch args[0] {
@@ -61,6 +61,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitError
 		}
 		return exitOK
+	case "latency":
+		fs := flag.NewFlagSet("bench latency", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var o bench.E2ELatencyOptions
+		fs.StringVar(&o.Publish, "publish", "", "rtmp://HOST/live/KEY or srt://HOST:PORT?streamid=publish:KEY")
+		fs.StringVar(&o.Play, "play", "", "…/NAME.flv, …/index.m3u8, rtmp://…, srt://…?streamid=read:NAME or …/NAME/whep")
+		fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to measure")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			fmt.Fprintf(stderr, "huabian: bench latency: %v\n", err)
+			return exitUsage
+		}
+		if o.Publish == "" || o.Play == "" || o.Duration <= 0 {
+			fmt.Fprintln(stderr, "huabian: bench latency needs --publish, --play and --duration > 0")
+			return exitUsage
+		}
+		if _, err := bench.E2ELatency(ctx, o, stdout); err != nil {
+			fmt.Fprintf(stderr, "huabian: bench latency: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	case "chat":
 		fs := flag.NewFlagSet("bench chat", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
@@ -86,7 +106,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "huabian: unknown bench subcommand %q (play, publish or chat)\n", args[0])
+		fmt.Fprintf(stderr, "huabian: unknown bench subcommand %q (play, publish, latency or chat)\n", args[0])
 		return exitUsage
 	}
 }

@@ -31,6 +31,8 @@ Usage:
   huabian user add NAME [--admin]           create an account; prints its initial password last
   huabian bench play --url URL -n N --duration D [--pid PID] [--publish RTMP_URL] [--markdown]
   huabian bench publish --url rtmp://HOST/live/KEY --duration D [--file F.flv]
+  huabian bench chat --url ws://HOST/api/v1/channels/NAME/chat -n N --duration D --token hbt_…
+  huabian bench latency --publish rtmp://…|srt://… --play URL [--duration D]
   huabian version
   huabian help
 
