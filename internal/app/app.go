@@ -158,6 +158,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		PublicURL: cfg.HTTP.PublicURL,
 		Watch: webui.WatchDeps{
 			RTMPPort: listenPort(cfg.RTMP.Listen, ls.RTMP),
+			SRTPort:  listenPort(cfg.SRT.Listen, nil),
 			Channel:  watchChannel(channels, h),
 		},
 	})

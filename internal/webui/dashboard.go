@@ -10,6 +10,7 @@ import (
 // DashboardData is the page data of /dashboard.
 type DashboardData struct {
 	RTMPPort int
+	SRTPort  int
 }
 
 // I18nPrefixes gives the dashboard the watch page's player and chart strings.
@@ -21,7 +22,16 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 		u.toLogin(w, r)
 		return
 	}
-	u.Render(w, r, "dashboard", DashboardData{RTMPPort: u.d.Watch.RTMPPort})
+	u.Render(w, r, "dashboard", DashboardData{RTMPPort: u.d.Watch.RTMPPort, SRTPort: u.d.Watch.SRTPort})
+}
+
+// SRTPortAttr is the SRT port as the dashboard script reads it ("" when
+// SRT is off).
+func (d DashboardData) SRTPortAttr() string {
+	if d.SRTPort <= 0 {
+		return ""
+	}
+	return strconv.Itoa(d.SRTPort)
 }
 
 // RTMPPortAttr is the port as the dashboard script reads it.

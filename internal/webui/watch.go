@@ -38,6 +38,8 @@ type WatchDeps struct {
 	// RTMPPort is the RTMP ingest port shown in the dashboard's OBS
 	// settings; 0 means RTMP ingest is off.
 	RTMPPort int
+	// SRTPort is the SRT ingest port (UDP) shown there; 0 means SRT is off.
+	SRTPort int
 }
 
 // WatchData is the page data of /c/NAME and /embed/NAME.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,15 @@ func TestBrowserPlatform(t *testing.T) {
 	alice.click("#key-reveal")
 	alice.waitFor("the stream key", `document.querySelector('#key-value').value.startsWith('sk_')`, 15*time.Second)
 	key := eval[string](alice, `document.querySelector('#key-value').value`)
+	// The OBS settings also give the SRT and WHIP ways in.
+	srtURL := eval[string](alice, `document.querySelector('#obs-srt').value`)
+	whipURL := eval[string](alice, `document.querySelector('#obs-whip').value`)
+	if want := "srt://127.0.0.1:" + s.srtAddr[strings.LastIndexByte(s.srtAddr, ':')+1:] + "?streamid=publish:" + key; srtURL != want {
+		t.Errorf("dashboard SRT URL %q, want %q", srtURL, want)
+	}
+	if want := "http://" + s.httpAddr + "/whip"; whipURL != want {
+		t.Errorf("dashboard WHIP URL %q, want %q", whipURL, want)
+	}
 
 	pub := startPublisher(t, "rtmp://"+s.rtmpAddr+"/live/"+key)
 	if !poll(20*time.Second, 200*time.Millisecond, func() bool {

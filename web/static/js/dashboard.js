@@ -138,6 +138,11 @@ function showKey(key) {
   $('key-value').value = key;
   const port = root.dataset.rtmpPort || '1935';
   $('obs-server').value = `rtmp://${location.hostname}:${port}/live`;
+  // SRT carries the key in the streamid; WHIP sends it as a Bearer token.
+  const srtPort = root.dataset.srtPort;
+  $('obs-srt-row').hidden = !srtPort;
+  $('obs-srt').value = srtPort ? `srt://${location.hostname}:${srtPort}?streamid=publish:${key}` : '';
+  $('obs-whip').value = `${location.origin}/whip`;
   $('key-box').hidden = false;
 }
 function hideKey() {
@@ -242,7 +247,7 @@ function wire() {
   $('key-form').addEventListener('submit', (e) => { e.preventDefault(); keyAction(false); });
   $('key-rotate').addEventListener('click', () => keyAction(true));
   $('key-hide').addEventListener('click', hideKey);
-  for (const [btn, field] of [['key-copy', 'key-value'], ['obs-server-copy', 'obs-server']]) {
+  for (const [btn, field] of [['key-copy', 'key-value'], ['obs-server-copy', 'obs-server'], ['obs-srt-copy', 'obs-srt'], ['obs-whip-copy', 'obs-whip']]) {
     $(btn).addEventListener('click', async () => say('key-status', t(await copyText($(field).value, $(field)) ? 'watch.share.copied' : 'watch.share.copy_failed')));
   }
   $('create-channel-form').addEventListener('submit', async (e) => {
