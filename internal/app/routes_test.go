@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,13 +19,20 @@ import (
 	"github.com/huabian-live/huabian/internal/testkit"
 )
 
+// runningApp is a whole server started by startApp.
+type runningApp struct {
+	http, rtmp, data string
+	stop             func() time.Duration // cancels Run and waits for it (≤ 10 s)
+}
+
 // startApp runs the whole server on 127.0.0.1 ports with a fresh data
-// directory and returns its HTTP address; it stops when the test ends.
-func startApp(t *testing.T) (addr, data string) {
+// directory (srtUDP and webrtcUDP are UDP addresses, or config.Off); it is
+// stopped when the test ends if the test did not stop it.
+func startApp(t *testing.T, srtUDP, webrtcUDP string) *runningApp {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.Data = t.TempDir()
-	cfg.SRT.Listen, cfg.WebRTC.UDP = config.Off, config.Off
+	cfg.SRT.Listen, cfg.WebRTC.UDP = srtUDP, webrtcUDP
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -40,23 +48,31 @@ func startApp(t *testing.T) (addr, data string) {
 		done <- Run(ctx, cfg, slog.New(slog.DiscardHandler), Listeners{HTTP: httpLn, RTMP: rtmpLn,
 			Ready: func(h, _ net.Addr) { ready <- h.String() }})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	a := &runningApp{rtmp: rtmpLn.Addr().String(), data: cfg.Data}
+	var once sync.Once
+	a.stop = func() (took time.Duration) {
+		once.Do(func() {
+			start := time.Now()
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Run did not return within 10 s of cancellation")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10 s")
-		}
-	})
+			took = time.Since(start)
+		})
+		return took
+	}
+	t.Cleanup(func() { a.stop() })
 	select {
-	case addr = <-ready:
+	case a.http = <-ready:
 	case err := <-done:
 		t.Fatalf("Run: %v", err)
 	}
-	return addr, cfg.Data
+	return a
 }
 
 // Every documented API operation has an authentication policy: called
@@ -69,7 +85,8 @@ func TestEveryRouteHasAnAuthPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, data := startApp(t)
+	app := startApp(t, config.Off, config.Off)
+	addr, data := app.http, app.data
 	channels, closeStore, err := OpenChannels(context.Background(), data, nil)
 	if err != nil {
 		t.Fatal(err)

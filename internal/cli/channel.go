@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/huabian-live/huabian/internal/app"
 	"github.com/huabian-live/huabian/internal/channel"
-	"github.com/huabian-live/huabian/internal/config"
 )
 
 const channelUsage = `Usage:
@@ -25,83 +23,42 @@ Flags may come before or after arguments: --data DIR (default ./data),
 --config FILE, and every setting of docs/config.md.
 `
 
-// channelUsageError is bad input: reported on one line, exit status 2.
-type channelUsageError struct{ msg string }
-
-func (e channelUsageError) Error() string { return e.msg }
-
 // RunChannel runs "huabian channel ARGS…" (args without "channel") and
 // returns the exit status: 0 done, 1 the database or data directory failed,
 // 2 bad input. Errors go to stderr as one line starting with "huabian: ".
 // It is safe to run while the server runs on the same data directory.
 func RunChannel(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	err := runChannel(ctx, args, stdout, env)
-	var ue channelUsageError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, config.ErrHelp):
-		fmt.Fprint(stdout, channelUsage)
-		return exitOK
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "huabian: %s\n", ue.msg)
-		return exitUsage
-	default:
-		fmt.Fprintf(stderr, "huabian: %v\n", err)
-		return exitError
-	}
+	return exitStatus(err, channelUsage, stdout, stderr)
 }
 
 func runChannel(ctx context.Context, args []string, stdout io.Writer, env func(string) string) error {
-	flags, positional := SplitArgs(args, map[string]bool{"rotate": true, "h": true, "help": true})
-	rotate := false
-	loadArgs := make([]string, 0, len(flags))
-	for _, f := range flags {
-		name, value, hasValue := cutFlag(f)
-		if name != "rotate" {
-			loadArgs = append(loadArgs, f)
-			continue
-		}
-		rotate = true
-		if hasValue {
-			b, err := strconv.ParseBool(value)
-			if err != nil {
-				return channelUsageError{fmt.Sprintf("flag --rotate: want true or false, got %q", value)}
-			}
-			rotate = b
-		}
-	}
-	// Only flags go to config.Load: a value flag left bare at the end must
-	// not take a positional argument as its value.
-	cfg, _, err := config.Load(loadArgs, env)
-	if errors.Is(err, config.ErrHelp) {
-		return err
-	}
+	cfg, positional, rotate, err := loadWithSwitch(args, "rotate", env)
 	if err != nil {
-		return channelUsageError{err.Error()}
+		return err
 	}
 
 	if len(positional) == 0 {
-		return channelUsageError{"channel: missing command (create, key, list or delete; see huabian channel --help)"}
+		return usageError{"channel: missing command (create, key, list or delete; see huabian channel --help)"}
 	}
 	cmd, names := positional[0], positional[1:]
 	switch cmd {
 	case "create", "key", "delete":
 		if len(names) != 1 {
-			return channelUsageError{fmt.Sprintf("channel %s takes one NAME, got %d arguments", cmd, len(names))}
+			return usageError{fmt.Sprintf("channel %s takes one NAME, got %d arguments", cmd, len(names))}
 		}
 		if err := channel.ValidateName(names[0]); err != nil {
-			return channelUsageError{err.Error()}
+			return usageError{err.Error()}
 		}
 	case "list":
 		if len(names) != 0 {
-			return channelUsageError{fmt.Sprintf("channel list takes no arguments, got %q", names[0])}
+			return usageError{fmt.Sprintf("channel list takes no arguments, got %q", names[0])}
 		}
 	default:
-		return channelUsageError{fmt.Sprintf("unknown command \"channel %s\" (use create, key, list or delete)", cmd)}
+		return usageError{fmt.Sprintf("unknown command \"channel %s\" (use create, key, list or delete)", cmd)}
 	}
 	if rotate && cmd != "key" {
-		return channelUsageError{"--rotate only applies to channel key"}
+		return usageError{"--rotate only applies to channel key"}
 	}
 
 	svc, closeStore, err := app.OpenChannels(ctx, cfg.Data, nil) // nil log: no migration chatter
@@ -164,11 +121,11 @@ func runChannel(ctx context.Context, args []string, stdout io.Writer, env func(s
 func channelError(name string, err error) error {
 	switch {
 	case errors.Is(err, channel.ErrNotFound):
-		return channelUsageError{fmt.Sprintf("channel %q not found (see huabian channel list)", name)}
+		return usageError{fmt.Sprintf("channel %q not found (see huabian channel list)", name)}
 	case errors.Is(err, channel.ErrExists):
-		return channelUsageError{fmt.Sprintf("channel %q already exists", name)}
+		return usageError{fmt.Sprintf("channel %q already exists", name)}
 	case errors.Is(err, channel.ErrBadName):
-		return channelUsageError{err.Error()}
+		return usageError{err.Error()}
 	}
 	return err
 }

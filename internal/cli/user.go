@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/huabian-live/huabian/internal/account"
-	"github.com/huabian-live/huabian/internal/config"
 	"github.com/huabian-live/huabian/internal/store/sqlstore"
 )
 
@@ -26,61 +24,27 @@ Flags may come before or after arguments: --data DIR (default ./data),
 // while the server runs on the same data directory.
 func RunUser(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	err := runUser(ctx, args, stdout, env)
-	var ue channelUsageError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, config.ErrHelp):
-		fmt.Fprint(stdout, userUsage)
-		return exitOK
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "huabian: %s\n", ue.msg)
-		return exitUsage
-	default:
-		fmt.Fprintf(stderr, "huabian: %v\n", err)
-		return exitError
-	}
+	return exitStatus(err, userUsage, stdout, stderr)
 }
 
 func runUser(ctx context.Context, args []string, stdout io.Writer, env func(string) string) error {
-	flags, positional := SplitArgs(args, map[string]bool{"admin": true, "h": true, "help": true})
-	admin := false
-	loadArgs := make([]string, 0, len(flags))
-	for _, f := range flags {
-		name, value, hasValue := cutFlag(f)
-		if name != "admin" {
-			loadArgs = append(loadArgs, f)
-			continue
-		}
-		admin = true
-		if hasValue {
-			b, err := strconv.ParseBool(value)
-			if err != nil {
-				return channelUsageError{fmt.Sprintf("flag --admin: want true or false, got %q", value)}
-			}
-			admin = b
-		}
-	}
-	cfg, _, err := config.Load(loadArgs, env)
-	if errors.Is(err, config.ErrHelp) {
+	cfg, positional, admin, err := loadWithSwitch(args, "admin", env)
+	if err != nil {
 		return err
 	}
-	if err != nil {
-		return channelUsageError{err.Error()}
-	}
 	if len(positional) == 0 {
-		return channelUsageError{"user: missing command (add; see huabian user --help)"}
+		return usageError{"user: missing command (add; see huabian user --help)"}
 	}
 	cmd, names := positional[0], positional[1:]
 	if cmd != "add" {
-		return channelUsageError{fmt.Sprintf("unknown command \"user %s\" (use add)", cmd)}
+		return usageError{fmt.Sprintf("unknown command \"user %s\" (use add)", cmd)}
 	}
 	if len(names) != 1 {
-		return channelUsageError{fmt.Sprintf("user add takes one NAME, got %d arguments", len(names))}
+		return usageError{fmt.Sprintf("user add takes one NAME, got %d arguments", len(names))}
 	}
 	name := account.NormalizeName(names[0])
 	if err := account.ValidateName(name); err != nil {
-		return channelUsageError{fmt.Sprintf("user name %q: %v", names[0], err)}
+		return usageError{fmt.Sprintf("user name %q: %v", names[0], err)}
 	}
 	role := account.RoleViewer
 	if admin {
@@ -94,7 +58,7 @@ func runUser(ctx context.Context, args []string, stdout io.Writer, env func(stri
 	defer st.Close()
 	u, password, err := account.NewService(st, account.Options{}).AddUser(ctx, name, role)
 	if errors.Is(err, account.ErrNameTaken) {
-		return channelUsageError{fmt.Sprintf("user %q already exists", name)}
+		return usageError{fmt.Sprintf("user %q already exists", name)}
 	}
 	if err != nil {
 		return err

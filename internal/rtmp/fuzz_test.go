@@ -159,7 +159,7 @@ func newSessionHub(tb testing.TB) *hub.Hub {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tracks := &media.Tracks{Video: h264Track(testSPS, testPPS)}
+	tracks := &media.Tracks{Video: media.H264Track(testSPS, testPPS)}
 	p.Write(&media.Frame{Tracks: tracks, Video: true, Key: true, AU: [][]byte{testIDR}})
 	p.Write(&media.Frame{Tracks: tracks, Video: true, DTS: 33 * time.Millisecond, PTS: 33 * time.Millisecond, AU: [][]byte{testNonIDR}})
 	return h

@@ -40,14 +40,14 @@ func (in *ingest) setup(r *gortmplib.Reader) error {
 				continue
 			}
 			videoSet = true
-			in.video = h264Track(c.SPS, c.PPS)
+			in.video = media.H264Track(c.SPS, c.PPS)
 			r.OnDataH264(t, in.onH264)
 		case *codecs.H265:
 			if videoSet {
 				continue
 			}
 			videoSet = true
-			in.video = h265Track(c.VPS, c.SPS, c.PPS)
+			in.video = media.H265Track(c.VPS, c.SPS, c.PPS)
 			r.OnDataH265(t, in.onH265)
 		case *codecs.AV1:
 			if videoSet {
@@ -101,24 +101,6 @@ func (in *ingest) newTracks() {
 	in.tracks = &media.Tracks{Video: in.video, Audio: in.audio}
 }
 
-func h264Track(sps, pps []byte) *media.VideoTrack {
-	t := &media.VideoTrack{Codec: media.CodecH264, SPS: sps, PPS: pps}
-	var p h264.SPS
-	if err := p.Unmarshal(sps); err == nil {
-		t.Width, t.Height, t.FPS = p.Width(), p.Height(), p.FPS()
-	}
-	return t
-}
-
-func h265Track(vps, sps, pps []byte) *media.VideoTrack {
-	t := &media.VideoTrack{Codec: media.CodecH265, VPS: vps, SPS: sps, PPS: pps}
-	var p h265.SPS
-	if err := p.Unmarshal(sps); err == nil {
-		t.Width, t.Height, t.FPS = p.Width(), p.Height(), p.FPS()
-	}
-	return t
-}
-
 // paramSetsOnly reports whether every NAL unit of an H.264 AU is an SPS or
 // PPS (gortmplib hands a new AVC sequence header over as such an AU).
 func paramSetsOnlyH264(au [][]byte) (sps, pps []byte, ok bool) {
@@ -138,7 +120,7 @@ func paramSetsOnlyH264(au [][]byte) (sps, pps []byte, ok bool) {
 func (in *ingest) onH264(pts, dts time.Duration, au [][]byte) {
 	if sps, pps, ok := paramSetsOnlyH264(au); ok {
 		if !bytes.Equal(sps, in.video.SPS) || !bytes.Equal(pps, in.video.PPS) {
-			in.video = h264Track(sps, pps)
+			in.video = media.H264Track(sps, pps)
 			in.newTracks()
 			in.log.Info("video parameters changed", "width", in.video.Width, "height", in.video.Height)
 		}
@@ -168,7 +150,7 @@ func (in *ingest) onH265(pts, dts time.Duration, au [][]byte) {
 	}
 	if !other && vps != nil && sps != nil && pps != nil {
 		if !bytes.Equal(sps, in.video.SPS) || !bytes.Equal(pps, in.video.PPS) || !bytes.Equal(vps, in.video.VPS) {
-			in.video = h265Track(vps, sps, pps)
+			in.video = media.H265Track(vps, sps, pps)
 			in.newTracks()
 		}
 		return

@@ -247,24 +247,6 @@ func (in *ingest) times(pts, dts int64) (p, d time.Duration) {
 	return ticks(dd + (pts-dts)&0x1FFFFFFFF), ticks(dd)
 }
 
-func h264Track(sps, pps []byte) *media.VideoTrack {
-	t := &media.VideoTrack{Codec: media.CodecH264, SPS: sps, PPS: pps}
-	var p h264.SPS
-	if err := p.Unmarshal(sps); err == nil {
-		t.Width, t.Height, t.FPS = p.Width(), p.Height(), p.FPS()
-	}
-	return t
-}
-
-func h265Track(vps, sps, pps []byte) *media.VideoTrack {
-	t := &media.VideoTrack{Codec: media.CodecH265, VPS: vps, SPS: sps, PPS: pps}
-	var p h265.SPS
-	if err := p.Unmarshal(sps); err == nil {
-		t.Width, t.Height, t.FPS = p.Width(), p.Height(), p.FPS()
-	}
-	return t
-}
-
 func (in *ingest) onH264(pts, dts int64, au [][]byte) error {
 	var sps, pps []byte
 	keep := make([][]byte, 0, len(au))
@@ -284,7 +266,7 @@ func (in *ingest) onH264(pts, dts int64, au [][]byte) error {
 	}
 	if sps != nil && pps != nil && (in.video == nil || !bytes.Equal(sps, in.video.SPS) || !bytes.Equal(pps, in.video.PPS)) {
 		changed := in.video != nil
-		in.video = h264Track(sps, pps)
+		in.video = media.H264Track(sps, pps)
 		in.newTracks()
 		in.logVideo(changed)
 	}
@@ -318,7 +300,7 @@ func (in *ingest) onH265(pts, dts int64, au [][]byte) error {
 	if vps != nil && sps != nil && pps != nil &&
 		(in.video == nil || !bytes.Equal(vps, in.video.VPS) || !bytes.Equal(sps, in.video.SPS) || !bytes.Equal(pps, in.video.PPS)) {
 		changed := in.video != nil
-		in.video = h265Track(vps, sps, pps)
+		in.video = media.H265Track(vps, sps, pps)
 		in.newTracks()
 		in.logVideo(changed)
 	}

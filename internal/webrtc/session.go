@@ -103,21 +103,8 @@ func (s *Server) newSession(id, ip, name string, st *hub.Stream, offer, vid, use
 			cancel()
 		}
 	})
-	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: offer}); err != nil {
+	if err := answerOffer(pc, offer); err != nil {
 		return fail(err)
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return fail(err)
-	}
-	gathered := pion.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return fail(err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(5 * time.Second):
-		return fail(errors.New("ICE gathering timed out"))
 	}
 
 	s.mu.Lock()

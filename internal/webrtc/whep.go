@@ -312,21 +312,8 @@ func (s *Server) ServeOffer(w http.ResponseWriter, r *http.Request, name string)
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/sdp") {
-		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/sdp")
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxSDPSize+1))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "read offer")
-		return
-	}
-	if len(body) > MaxSDPSize {
-		writeError(w, http.StatusRequestEntityTooLarge, "offer too large")
-		return
-	}
-	if err := CheckOffer(body); err != nil {
-		writeError(w, http.StatusBadRequest, "bad offer: "+err.Error())
+	body, ok := readOffer(w, r)
+	if !ok {
 		return
 	}
 	stream := s.src(name)
@@ -477,5 +464,51 @@ func (s *Server) dropFeed(st *hub.Stream) {
 		if f.users--; f.users <= 0 {
 			delete(s.feeds, st)
 		}
+	}
+}
+
+// readOffer reads and checks the SDP offer of a WHEP or WHIP POST; on a bad
+// one it has answered the client and returns ok=false.
+func readOffer(w http.ResponseWriter, r *http.Request) (offer []byte, ok bool) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/sdp") {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/sdp")
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxSDPSize+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "read offer")
+		return nil, false
+	}
+	if len(body) > MaxSDPSize {
+		writeError(w, http.StatusRequestEntityTooLarge, "offer too large")
+		return nil, false
+	}
+	if err := CheckOffer(body); err != nil {
+		writeError(w, http.StatusBadRequest, "bad offer: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+// answerOffer applies a remote offer and makes the local answer with every
+// ICE candidate in it (WHIP/WHEP do not trickle), waiting at most 5 s for
+// candidate gathering.
+func answerOffer(pc *pion.PeerConnection, offer string) error {
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: offer}); err != nil {
+		return err
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	gathered := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return err
+	}
+	select {
+	case <-gathered:
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("ICE gathering timed out")
 	}
 }

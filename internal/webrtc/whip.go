@@ -91,21 +91,8 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "stream key required (Authorization: Bearer KEY)")
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/sdp") {
-		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/sdp")
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxSDPSize+1))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "read offer")
-		return
-	}
-	if len(body) > MaxSDPSize {
-		writeError(w, http.StatusRequestEntityTooLarge, "offer too large")
-		return
-	}
-	if err := CheckOffer(body); err != nil {
-		writeError(w, http.StatusBadRequest, "bad offer: "+err.Error())
+	body, ok := readOffer(w, r)
+	if !ok {
 		return
 	}
 	channel, stillValid, err := wo.Auth.Authenticate(r.Context(), key)
@@ -215,21 +202,8 @@ func (s *Server) newWHIPSession(id, ip string, pub *hub.Publisher, offer string)
 			readers.Go(func() { ws.readOpus(tr) })
 		}
 	})
-	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: offer}); err != nil {
+	if err := answerOffer(pc, offer); err != nil {
 		return fail(err)
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return fail(err)
-	}
-	gathered := pion.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return fail(err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(5 * time.Second):
-		return fail(errors.New("ICE gathering timed out"))
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -376,12 +350,7 @@ func (ws *whipSession) writeH264(pts time.Duration, nalus [][]byte) {
 	}
 	cur := ws.tracks.Video
 	if sps != nil && pps != nil && (cur == nil || string(cur.SPS) != string(sps) || string(cur.PPS) != string(pps)) {
-		v := &media.VideoTrack{Codec: media.CodecH264, SPS: sps, PPS: pps}
-		var ps h264.SPS
-		if err := ps.Unmarshal(sps); err == nil {
-			v.Width, v.Height, v.FPS = ps.Width(), ps.Height(), ps.FPS()
-		}
-		ws.tracks = &media.Tracks{Video: v, Audio: ws.tracks.Audio}
+		ws.tracks = &media.Tracks{Video: media.H264Track(sps, pps), Audio: ws.tracks.Audio}
 	}
 	key := h264.IsRandomAccess(au)
 	if ws.tracks.Video == nil || len(au) == 0 {
