@@ -48,6 +48,14 @@ type flvViewer struct {
 // with video/x-flv. Tags are read in the background.
 func startFLVViewer(t *testing.T, url string) *flvViewer {
 	t.Helper()
+	v, _ := startFLVViewerClient(t, httpClient, url)
+	return v
+}
+
+// startFLVViewerClient is startFLVViewer with a given HTTP client (e.g.
+// HTTPS with a test CA); it also returns the response's protocol.
+func startFLVViewerClient(t *testing.T, client *http.Client, url string) (*flvViewer, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	v := &flvViewer{url: url, start: time.Now(), cancel: cancel, done: make(chan struct{}), lastAudioTS: -1}
 	v.st.LastVideoTS = -1
@@ -56,7 +64,7 @@ func startFLVViewer(t *testing.T, url string) *flvViewer {
 		cancel()
 		t.Fatal(err)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		cancel()
 		t.Fatalf("GET %s: %v", url, err)
@@ -79,7 +87,7 @@ func startFLVViewer(t *testing.T, url string) *flvViewer {
 		v.mu.Unlock()
 	}()
 	t.Cleanup(v.stop)
-	return v
+	return v, resp.Proto
 }
 
 func (v *flvViewer) read(r io.Reader) error {

@@ -1,19 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +18,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
+
+	"github.com/huabian-live/huabian/internal/testkit"
 )
 
 // TestTLS runs the server with a certificate (HTTPS with HTTP/2, RTMPS,
@@ -300,41 +295,14 @@ func checkHSTS(t *testing.T, what string, h http.Header) {
 // localhost with the given serial number, and its key.
 func writeTestCert(t *testing.T, certFile, keyFile string, serial int64) *x509.Certificate {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	c := testkit.NewTestCert(t, serial)
+	if err := os.WriteFile(keyFile, c.KeyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
+	if err := os.WriteFile(certFile, c.CertPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	return c.Cert
 }
 
 // peerSerial returns the serial number of the certificate addr presents
@@ -351,44 +319,6 @@ func peerSerial(t *testing.T, addr string) int64 {
 	}
 	defer c.Close()
 	return c.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber.Int64()
-}
-
-// startFLVViewerClient is startFLVViewer with a given HTTP client; it also
-// returns the response's protocol.
-func startFLVViewerClient(t *testing.T, client *http.Client, url string) (*flvViewer, string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	v := &flvViewer{url: url, start: time.Now(), cancel: cancel, done: make(chan struct{}), lastAudioTS: -1}
-	v.st.LastVideoTS = -1
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		cancel()
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		resp.Body.Close()
-		cancel()
-		t.Fatalf("GET %s: HTTP %d: %s", url, resp.StatusCode, b)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "video/x-flv" {
-		t.Errorf("GET %s: Content-Type %q, want video/x-flv", url, ct)
-	}
-	go func() {
-		defer close(v.done)
-		defer resp.Body.Close()
-		err := v.read(bufio.NewReaderSize(resp.Body, 64<<10))
-		v.mu.Lock()
-		v.st.Done, v.st.Err = true, err
-		v.mu.Unlock()
-	}()
-	t.Cleanup(v.stop)
-	return v, resp.Proto
 }
 
 // wssCapture reads WS-FLV over wss:// with client (HTTP/1.1) for d from
