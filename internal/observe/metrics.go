@@ -14,13 +14,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Protocols that viewers use, as metric label values.
+// Protocols that viewers use, as metric label values. RTMPS is RTMP on
+// the TLS listener: the same server code, counted apart so operators can
+// see how many players use the encrypted port.
 const (
 	ProtoHTTPFLV = "httpflv"
 	ProtoWSFLV   = "wsflv"
 	ProtoRTMP    = "rtmp"
+	ProtoRTMPS   = "rtmps"
+	ProtoSRT     = "srt"
 	ProtoLLHLS   = "llhls"
+	ProtoWebRTC  = "webrtc" // WHEP viewers
 )
+
+// connProtos are the connection-based viewer protocols counted by
+// ViewerStarted, in the order of Metrics.viewers. LL-HLS has no
+// connection: its gauge comes from LiveSource at scrape time.
+var connProtos = [...]string{ProtoHTTPFLV, ProtoWSFLV, ProtoRTMP, ProtoRTMPS, ProtoSRT, ProtoWebRTC}
+
+// Listeners are the ConnErrors label values.
+var listeners = [...]string{ProtoRTMP, ProtoRTMPS, ProtoSRT}
 
 // Metrics is the set of counters shared by the servers.
 type Metrics struct {
@@ -34,7 +47,7 @@ type Metrics struct {
 	Publishes        prometheus.Counter
 	ConnErrors       *prometheus.CounterVec // connections closed on a protocol error, by listener
 
-	viewers [4]atomic.Int64 // current viewers by protocol index
+	viewers [len(connProtos)]atomic.Int64 // current viewers, indexed like connProtos
 }
 
 // LiveSource reports live state for the gauges at scrape time.
@@ -78,7 +91,7 @@ func NewMetrics(live LiveSource) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Create every known series at zero so rate() and absence alerts work
 	// from the first scrape, not from the first event.
-	for _, p := range []string{ProtoHTTPFLV, ProtoWSFLV, ProtoRTMP, ProtoLLHLS} {
+	for _, p := range append(connProtos[:], ProtoLLHLS) {
 		m.BytesOut.WithLabelValues(p)
 		m.ViewerSessions.WithLabelValues(p)
 		m.SlowViewers.WithLabelValues(p)
@@ -86,10 +99,12 @@ func NewMetrics(live LiveSource) *Metrics {
 	for _, r := range []string{"bad_key", "busy", "rate_limited", "unavailable"} {
 		m.RefusedPublishes.WithLabelValues(r)
 	}
-	m.ConnErrors.WithLabelValues("rtmp")
+	for _, l := range listeners {
+		m.ConnErrors.WithLabelValues(l)
+	}
 	viewers := prometheus.NewDesc("huabian_viewers", "Current viewers by protocol.", []string{"protocol"}, nil)
 	reg.MustRegister(&funcCollector{descs: []*prometheus.Desc{viewers}, collect: func(ch chan<- prometheus.Metric) {
-		for i, p := range []string{ProtoHTTPFLV, ProtoWSFLV, ProtoRTMP} {
+		for i, p := range connProtos {
 			ch <- prometheus.MustNewConstMetric(viewers, prometheus.GaugeValue, float64(m.viewers[i].Load()), p)
 		}
 		hls := 0
@@ -110,13 +125,10 @@ func NewMetrics(live LiveSource) *Metrics {
 }
 
 func protoIndex(p string) int {
-	switch p {
-	case ProtoHTTPFLV:
-		return 0
-	case ProtoWSFLV:
-		return 1
-	case ProtoRTMP:
-		return 2
+	for i, c := range connProtos {
+		if c == p {
+			return i
+		}
 	}
 	return -1
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/media"
-	"github.com/huabian-live/huabian/internal/observe"
 	"github.com/huabian-live/huabian/internal/play"
 )
 
@@ -125,7 +124,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 }
 
 func (s *Server) protocolError(log *slog.Logger, stage string, err error) {
-	s.metrics.ConnErrors.WithLabelValues("rtmp").Inc()
+	s.metrics.ConnErrors.WithLabelValues(s.proto).Inc()
 	if err == io.EOF || errors.Is(err, net.ErrClosed) { //nolint:errorlint // a bare EOF is a hang-up; wrapped ones are parse errors
 		log.Debug("rtmp connection closed", "stage", stage)
 		return
@@ -212,7 +211,7 @@ func (s *Server) publish(ctx context.Context, c net.Conn, sc *gortmplib.ServerCo
 		return
 	}
 	log = log.With("channel", channel)
-	pub, err := s.hub.Publish(channel, hub.PublishInfo{Protocol: "rtmp", Remote: c.RemoteAddr().String(), KeyCheck: stillValid})
+	pub, err := s.hub.Publish(channel, hub.PublishInfo{Protocol: s.proto, Remote: c.RemoteAddr().String(), KeyCheck: stillValid})
 	if err != nil {
 		reason := "busy"
 		if !errors.Is(err, hub.ErrBusy) {
@@ -272,7 +271,7 @@ func (s *Server) publish(ctx context.Context, c net.Conn, sc *gortmplib.ServerCo
 				if errors.As(err, &ne) && ne.Timeout() {
 					log.Info("publish ended: publisher silent", "timeout", s.opts.IdleTimeout)
 				} else {
-					s.metrics.ConnErrors.WithLabelValues("rtmp").Inc()
+					s.metrics.ConnErrors.WithLabelValues(s.proto).Inc()
 					log.Info("publish ended on error", "err", err)
 				}
 			}
@@ -301,14 +300,15 @@ func (s *Server) play(ctx context.Context, c net.Conn, pc *peekConn, sc *gortmpl
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	left := s.metrics.ViewerStarted(observe.ProtoRTMP)
+	left := s.metrics.ViewerStarted(s.proto)
 	defer left()
+	defer stream.AddViewer(s.proto)()
 	if s.opts.Sessions != nil {
 		var vid string
 		if sc.URL != nil {
 			vid = sc.URL.Query().Get("vid")
 		}
-		defer s.opts.Sessions.ViewerStarted(name, observe.ProtoRTMP, vid, remoteIP(c), "")()
+		defer s.opts.Sessions.ViewerStarted(name, s.proto, vid, remoteIP(c), "")()
 	}
 	log.Debug("rtmp play started")
 
@@ -338,14 +338,14 @@ func (s *Server) play(ctx context.Context, c net.Conn, pc *peekConn, sc *gortmpl
 		wg.Wait()
 	}()
 
-	out := s.metrics.BytesOut.WithLabelValues(observe.ProtoRTMP)
+	out := s.metrics.BytesOut.WithLabelValues(s.proto)
 	var sent *media.Tracks
 	var bufs net.Buffers
 	for {
 		batch, err := reader.Next(readCtx)
 		if err != nil {
 			if errors.Is(err, hub.ErrTooSlow) {
-				s.metrics.SlowViewers.WithLabelValues(observe.ProtoRTMP).Inc()
+				s.metrics.SlowViewers.WithLabelValues(s.proto).Inc()
 				log.Info("rtmp player disconnected: too slow")
 			}
 			return
@@ -367,7 +367,7 @@ func (s *Server) play(ctx context.Context, c net.Conn, pc *peekConn, sc *gortmpl
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				s.metrics.SlowViewers.WithLabelValues(observe.ProtoRTMP).Inc()
+				s.metrics.SlowViewers.WithLabelValues(s.proto).Inc()
 				log.Info("rtmp player disconnected: write timed out")
 			}
 			return

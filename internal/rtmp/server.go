@@ -61,8 +61,13 @@ type Options struct {
 	// WriteTimeout bounds one write to a player; a player that cannot take
 	// data for this long is disconnected. Default 10 s.
 	WriteTimeout time.Duration
+	// TLS marks the server that runs on the RTMPS (TLS) listener: its
+	// players, bytes, slow-viewer disconnects, connection errors and
+	// publishes are labelled observe.ProtoRTMPS instead of ProtoRTMP.
+	TLS bool
 	// Sessions, when set, is told once when a player starts playing,
-	// with the channel, observe.ProtoRTMP, the "vid" query parameter of
+	// with the channel, the protocol (observe.ProtoRTMP, or ProtoRTMPS
+	// with TLS), the "vid" query parameter of
 	// the play URL, the client's IP address and an empty User-Agent; the
 	// func it returns is called once when the player leaves.
 	Sessions ViewerSessions
@@ -76,6 +81,7 @@ type Server struct {
 	metrics *observe.Metrics
 	log     *slog.Logger
 	opts    Options
+	proto   string // metric and session label: observe.ProtoRTMP or ProtoRTMPS
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -93,10 +99,15 @@ func New(h *hub.Hub, auth Authenticator, limiter Limiter, m *observe.Metrics, lo
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
 	}
+	proto := observe.ProtoRTMP
+	if opts.TLS {
+		proto = observe.ProtoRTMPS
+	}
 	return &Server{
 		hub: h, auth: auth, limiter: limiter, metrics: m,
-		log:   log.With("component", "rtmp"),
+		log:   log.With("component", proto),
 		opts:  opts,
+		proto: proto,
 		conns: map[net.Conn]struct{}{},
 	}
 }

@@ -1,7 +1,6 @@
 package srt
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,11 +8,7 @@ import (
 
 	gosrt "github.com/datarhei/gosrt"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-
 	"github.com/huabian-live/huabian/internal/hub"
-	"github.com/huabian-live/huabian/internal/media"
 )
 
 // tsChunk is the payload of one SRT data packet we send: 7 MPEG-TS packets,
@@ -28,10 +23,10 @@ func (s *Server) play(ctx context.Context, req gosrt.ConnRequest, name string, l
 		reject(req, gosrt.REJX_NOTFOUND)
 		return
 	}
-	// Subscribe before accepting, so the reader is sure to get the GOP
-	// cached at that moment.
-	reader := stream.Subscribe()
-	defer reader.Close()
+	// Join the stream's feed before accepting, so the reader is sure to
+	// get the GOP cached at that moment.
+	reader := s.joinFeed(ctx, stream, log)
+	defer s.leaveFeed(reader)
 	conn, err := req.Accept()
 	if err != nil {
 		log.Info("read not accepted", "err", err)
@@ -48,33 +43,56 @@ func (s *Server) play(ctx context.Context, req gosrt.ConnRequest, name string, l
 	log.Debug("srt read started")
 
 	out := s.metrics.BytesOut.WithLabelValues(ProtoSRT)
-	var mux tsMuxer
-	for {
-		batch, err := reader.Next(ctx)
-		if err != nil {
-			if errors.Is(err, hub.ErrTooSlow) {
-				s.metrics.SlowViewers.WithLabelValues(ProtoSRT).Inc()
-				log.Info("srt reader disconnected: too slow", "dropped_frames", reader.Dropped())
-			}
-			return
+	send := func(ctx context.Context, b []byte) error { return writeChunk(ctx, conn, b) }
+	err = reader.serve(ctx, send, func(n int) { out.Add(float64(n)) })
+	switch {
+	case errors.Is(err, errTooSlow):
+		s.metrics.SlowViewers.WithLabelValues(ProtoSRT).Inc()
+		log.Info("srt reader disconnected: too slow", "skipped_entries", reader.skipped)
+	case errors.Is(err, errFeedEnded):
+		log.Debug("srt read ended with the stream")
+	default:
+		log.Debug("srt reader left", "err", err)
+	}
+}
+
+// joinFeed attaches a reader to stream's feed, starting the feed if this
+// is the stream's first SRT reader.
+func (s *Server) joinFeed(ctx context.Context, stream *hub.Stream, log *slog.Logger) *feedReader {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	f := s.feeds[stream]
+	// A feed that stopped on its own (a mux error) while the stream lives
+	// on serves only its draining readers; newcomers get a fresh one.
+	if f == nil || f.ended.Load() {
+		f = newFeed(stream, feedOptions{}, log)
+		var fctx context.Context
+		fctx, f.cancel = context.WithCancel(ctx)
+		s.feeds[stream] = f
+		s.feedsStarted.Add(1)
+		s.wg.Add(1) // a connection goroutine is running: the count is not 0
+		go func() {
+			defer s.wg.Done()
+			f.run(fctx)
+		}()
+	}
+	f.refs++
+	return f.attach()
+}
+
+// leaveFeed detaches r; the last reader of a feed stops it (its goroutine
+// closes its hub reader and exits).
+func (s *Server) leaveFeed(r *feedReader) {
+	f := r.f
+	f.detach(r)
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	f.refs--
+	if f.refs == 0 {
+		f.cancel()
+		if s.feeds[f.stream] == f {
+			delete(s.feeds, f.stream)
 		}
-		for _, f := range batch {
-			if err := mux.write(f); err != nil {
-				log.Info("srt reader disconnected: cannot mux", "err", err)
-				return
-			}
-		}
-		b := mux.buf.Bytes()
-		for len(b) > 0 {
-			n := min(len(b), tsChunk)
-			if err := writeChunk(ctx, conn, b[:n]); err != nil {
-				log.Debug("srt reader left", "err", err)
-				return
-			}
-			out.Add(float64(n))
-			b = b[n:]
-		}
-		mux.buf.Reset()
 	}
 }
 
@@ -107,122 +125,4 @@ func writeChunk(ctx context.Context, conn gosrt.Conn, b []byte) error {
 		case <-t.C:
 		}
 	}
-}
-
-// tsOffset moves output timestamps away from zero, so that the PCR (which
-// runs a little ahead of the DTS) never goes negative.
-const tsOffset = 2 * 90000
-
-// tsMuxer packetises one reader's frames into MPEG-TS.
-type tsMuxer struct {
-	buf    bytes.Buffer
-	w      *mpegts.Writer
-	tracks *media.Tracks // the frame tracks the writer was built for
-	vcodec media.Codec
-	acodec media.Codec
-	aconf  string
-	video  *mpegts.Track
-	audio  *mpegts.Track
-}
-
-// setup (re)builds the writer when the codecs change; new parameter sets
-// alone need no new PMT (they travel in-band before each keyframe).
-func (m *tsMuxer) setup(t *media.Tracks) error {
-	m.tracks = t
-	var vc, ac media.Codec
-	var aconf string
-	if t.Video != nil && (t.Video.Codec == media.CodecH264 || t.Video.Codec == media.CodecH265) {
-		vc = t.Video.Codec
-	}
-	if t.Audio != nil && (t.Audio.Codec == media.CodecAAC || t.Audio.Codec == media.CodecOpus) {
-		ac, aconf = t.Audio.Codec, string(t.Audio.Config)
-	}
-	if m.w != nil && vc == m.vcodec && ac == m.acodec && aconf == m.aconf {
-		return nil
-	}
-	m.vcodec, m.acodec, m.aconf = vc, ac, aconf
-	m.video, m.audio = nil, nil
-	var tracks []*mpegts.Track
-	switch vc {
-	case media.CodecH264:
-		m.video = &mpegts.Track{Codec: &mpegts.CodecH264{}}
-	case media.CodecH265:
-		m.video = &mpegts.Track{Codec: &mpegts.CodecH265{}}
-	}
-	if m.video != nil {
-		tracks = append(tracks, m.video)
-	}
-	switch ac {
-	case media.CodecAAC:
-		var cfg mpeg4audio.AudioSpecificConfig
-		if err := cfg.Unmarshal(t.Audio.Config); err == nil {
-			m.audio = &mpegts.Track{Codec: &mpegts.CodecMPEG4Audio{Config: cfg}}
-		}
-	case media.CodecOpus:
-		m.audio = &mpegts.Track{Codec: &mpegts.CodecOpus{ChannelCount: max(1, t.Audio.ChannelCount)}} //nolint:staticcheck // simplest accepted form
-	}
-	if m.audio != nil {
-		tracks = append(tracks, m.audio)
-	}
-	if len(tracks) == 0 {
-		m.w = nil
-		return nil
-	}
-	// PAT and PMT go out with the first random-access frame (a reader
-	// starts at a keyframe) and then periodically; writing them here
-	// before the PCR track is chosen would make the PMT change version.
-	m.w = &mpegts.Writer{W: &m.buf, Tracks: tracks}
-	return m.w.Initialize()
-}
-
-func toTicks(d time.Duration) int64 {
-	return int64(d/time.Second)*90000 + int64(d%time.Second)*90000/int64(time.Second) + tsOffset
-}
-
-func (m *tsMuxer) write(f *media.Frame) error {
-	if f.Tracks == nil || len(f.AU) == 0 {
-		return nil
-	}
-	if f.Tracks != m.tracks {
-		if err := m.setup(f.Tracks); err != nil {
-			return err
-		}
-	}
-	if m.w == nil {
-		return nil
-	}
-	pts, dts := toTicks(f.PTS), toTicks(f.DTS)
-	if f.Video {
-		if m.video == nil {
-			return nil
-		}
-		v := f.Tracks.Video
-		au := f.AU
-		if f.Key {
-			// Parameter sets travel out of band in the hub; MPEG-TS
-			// decoders need them in-band at every random-access point.
-			ps := [][]byte{v.VPS, v.SPS, v.PPS}
-			if v.Codec == media.CodecH264 {
-				ps = ps[1:]
-			}
-			au = make([][]byte, 0, len(ps)+len(f.AU))
-			for _, p := range ps {
-				if len(p) > 0 {
-					au = append(au, p)
-				}
-			}
-			au = append(au, f.AU...)
-		}
-		if v.Codec == media.CodecH265 {
-			return m.w.WriteH265(m.video, pts, dts, au)
-		}
-		return m.w.WriteH264(m.video, pts, dts, au)
-	}
-	if m.audio == nil {
-		return nil
-	}
-	if m.acodec == media.CodecOpus {
-		return m.w.WriteOpus(m.audio, pts, f.AU)
-	}
-	return m.w.WriteMPEG4Audio(m.audio, pts, f.AU)
 }

@@ -9,6 +9,10 @@
 // the same *media.Frame values RTMP ingest produces, so every output plays an
 // SRT-published stream, and an SRT reader plays any stream.
 //
+// Playback muxes once per stream: the first reader of a stream starts a
+// feed that muxes its frames into MPEG-TS and keeps the packets in a ring
+// shared by every reader of the stream (see feed.go).
+//
 // Every decision that needs only the handshake (streamid syntax, passphrase,
 // the per-address failure limiter, the stream key, a busy channel, an unknown
 // channel) is made before the connection is accepted: a refused caller gets
@@ -22,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gosrt "github.com/datarhei/gosrt"
@@ -32,8 +37,8 @@ import (
 )
 
 // ProtoSRT is the protocol label of SRT viewers and publishers in metrics,
-// viewer sessions and hub.PublishInfo.
-const ProtoSRT = "srt"
+// viewer sessions, per-channel viewer counts and hub.PublishInfo.
+const ProtoSRT = observe.ProtoSRT
 
 // ErrUnknownKey is what an Authenticator returns (possibly wrapped) for a
 // key that belongs to no channel. It is the same value as
@@ -92,7 +97,12 @@ type Server struct {
 	mu sync.Mutex
 	ln gosrt.Listener // guarded by mu; set by Listen
 
-	wg sync.WaitGroup // connection goroutines
+	wg sync.WaitGroup // connection and feed goroutines
+
+	// feeds are the shared MPEG-TS feeds of streams with SRT readers.
+	feedMu       sync.Mutex
+	feeds        map[*hub.Stream]*tsFeed // guarded by feedMu
+	feedsStarted atomic.Uint64
 }
 
 // New returns a server; call Listen, then Serve.
@@ -105,8 +115,9 @@ func New(h *hub.Hub, auth Authenticator, limiter Limiter, m *observe.Metrics, lo
 	}
 	return &Server{
 		hub: h, auth: auth, limiter: limiter, metrics: m,
-		log:  log.With("component", "srt"),
-		opts: opts,
+		log:   log.With("component", "srt"),
+		opts:  opts,
+		feeds: map[*hub.Stream]*tsFeed{},
 	}
 }
 
