@@ -138,17 +138,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	var rtc *webrtc.Server
 	if config.Enabled(cfg.WebRTC.UDP) {
 		rtc, err = webrtc.New(func(name string) *hub.Stream { return h.Stream(name, false) }, log, webrtc.Options{
-			UDP: cfg.WebRTC.UDP, PublicIPs: cfg.WebRTC.PublicIPList(),
+			UDP: cfg.WebRTC.UDP, TCP: cfg.WebRTC.TCP, PublicIPs: cfg.WebRTC.PublicIPList(),
 			MaxSessions: cfg.WebRTC.MaxSessions, MaxPerIP: cfg.WebRTC.MaxSessionsPerIP, FFmpeg: cfg.WebRTC.FFmpeg,
 			ClientIP: func(r *http.Request) string { return account.ClientIP(r.Context()).String() },
 			Sessions: viewerStats,
+			Metrics:  metrics,
 			WHIP:     webrtc.WHIPOptions{Hub: h, Auth: authenticator{channels}, Limiter: limiter},
 		})
 		if err != nil {
 			return fmt.Errorf("webrtc: %w", err)
 		}
 		defer rtc.Close()
-		log.Info("WebRTC listening", "udp", rtc.Addr().String())
+		metrics.Registry.MustRegister(rtc.Collector())
+		tcp := config.Off
+		if a := rtc.TCPAddr(); a != nil {
+			tcp = a.String()
+		}
+		log.Info("WebRTC listening", "udp", rtc.Addr().String(), "tcp", tcp)
 	}
 
 	pages, err := webui.New(webui.Deps{
@@ -250,10 +256,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		}
 	}
 
-	newRTMP := func() *rtmp.Server {
-		return rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout, Sessions: viewerStats})
+	newRTMP := func(tls bool) *rtmp.Server {
+		return rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout, Sessions: viewerStats, TLS: tls})
 	}
-	rtmpServer := newRTMP()
+	rtmpServer := newRTMP(false)
 	var srtServer *srt.Server
 	if config.Enabled(cfg.SRT.Listen) {
 		srtServer = srt.New(h, authenticator{channels}, limiter, metrics, log, srt.Options{
@@ -269,8 +275,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	}
 	// RTMPS runs the same RTMP server code on the TLS listener; its own
 	// Server value, because Serve owns (and at the end closes and waits
-	// for) the connections of its listener.
-	rtmpsServer := newRTMP()
+	// for) the connections of its listener, and its players are labelled
+	// "rtmps" in metrics and viewer counts.
+	rtmpsServer := newRTMP(true)
 
 	srv := &http.Server{
 		Handler:           handler,

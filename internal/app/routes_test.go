@@ -33,6 +33,7 @@ func startApp(t *testing.T, srtUDP, webrtcUDP string) *runningApp {
 	cfg := config.Defaults()
 	cfg.Data = t.TempDir()
 	cfg.SRT.Listen, cfg.WebRTC.UDP = srtUDP, webrtcUDP
+	cfg.WebRTC.TCP = "127.0.0.1:0" // ICE-TCP on a free port, not the default :8189
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

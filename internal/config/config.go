@@ -195,6 +195,11 @@ type WebRTC struct {
 	// UDP is the single UDP address all WebRTC media is multiplexed on;
 	// "off" disables WebRTC. Default ":8189".
 	UDP string `yaml:"udp" flag:"webrtc-udp"`
+	// TCP is the single TCP address ICE-TCP is served on, for viewers and
+	// publishers whose network blocks UDP (browsers use these candidates
+	// only when UDP fails); "off" disables ICE-TCP. Unused while udp is
+	// off. Default ":8189".
+	TCP string `yaml:"tcp" flag:"webrtc-tcp"`
 	// PublicIPs is a comma-separated list of IP addresses announced in ICE
 	// candidates instead of the host's own (1:1 NAT, e.g. a cloud VM's
 	// public IP in front of a private one); checked when WebRTC starts.
@@ -301,7 +306,7 @@ func Defaults() Config {
 		HTTP:   HTTP{Listen: ":8080", RedirectListen: Off},
 		RTMP:   RTMP{Listen: ":1935"},
 		SRT:    SRT{Listen: ":9000", Latency: 200 * time.Millisecond},
-		WebRTC: WebRTC{UDP: ":8189", MaxSessions: 1000, MaxSessionsPerIP: 20, FFmpeg: "ffmpeg"},
+		WebRTC: WebRTC{UDP: ":8189", TCP: ":8189", MaxSessions: 1000, MaxSessionsPerIP: 20, FFmpeg: "ffmpeg"},
 		Log:    Log{Level: "info", Format: "text"},
 		NATS:   NATS{},
 		Live: Live{
@@ -452,9 +457,9 @@ func (s SRT) Validate() error {
 	return joinErrs(errs)
 }
 
-// Validate checks the UDP address and the session caps.
+// Validate checks the UDP and TCP addresses and the session caps.
 func (w WebRTC) Validate() error {
-	errs := []error{checkListen("webrtc.udp", w.UDP)}
+	errs := []error{checkListen("webrtc.udp", w.UDP), checkListen("webrtc.tcp", w.TCP)}
 	if w.MaxSessions < 0 {
 		errs = append(errs, fmt.Errorf("webrtc.max_sessions %d: must not be negative", w.MaxSessions))
 	}

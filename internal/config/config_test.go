@@ -268,6 +268,7 @@ func TestNames(t *testing.T) {
 		{"http.tls_cert", "HUABIAN_HTTP_TLS_CERT", "", ""},
 		{"srt.listen", "HUABIAN_SRT_LISTEN", "srt", "HUABIAN_SRT"},
 		{"webrtc.udp", "HUABIAN_WEBRTC_UDP", "webrtc-udp", ""},
+		{"webrtc.tcp", "HUABIAN_WEBRTC_TCP", "webrtc-tcp", ""},
 		{"live.dead_after", "HUABIAN_LIVE_DEAD_AFTER", "", ""},
 		{"limits.publish_failures_per_minute", "HUABIAN_LIMITS_PUBLISH_FAILURES_PER_MINUTE", "", ""},
 	}
@@ -397,7 +398,7 @@ func TestSeveralProblemsOneLine(t *testing.T) {
 func TestOff(t *testing.T) {
 	t.Parallel()
 	cfg, _, err := Load([]string{"--http", "off", "--rtmp=OFF", "--webrtc-udp", "off"},
-		envMap(map[string]string{"HUABIAN_SRT_LISTEN": "off"}))
+		envMap(map[string]string{"HUABIAN_SRT_LISTEN": "off", "HUABIAN_WEBRTC_TCP": "off"}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -410,6 +411,7 @@ func TestOff(t *testing.T) {
 		{"rtmp", cfg.RTMP.Listen, false},
 		{"srt", cfg.SRT.Listen, false},
 		{"webrtc", cfg.WebRTC.UDP, false},
+		{"webrtc tcp", cfg.WebRTC.TCP, false},
 		{"nats.listen default", cfg.NATS.Listen, false},
 		{"port", ":8080", true},
 		{"host port", "127.0.0.1:0", true},

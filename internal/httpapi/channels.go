@@ -91,6 +91,8 @@ type ChannelStatus struct {
 	Audio         *AudioStatus   `json:"audio"`
 	IngestBitrate int64          `json:"ingest_bitrate"` // bits per second, last complete second
 	Viewers       map[string]int `json:"viewers"`        // by protocol, plus "total"
+	// BFrames: the live publish sends B-frames, which WebRTC cannot play.
+	BFrames bool `json:"b_frames"`
 
 	Title       string        `json:"title"`
 	Description string        `json:"description"`
@@ -196,7 +198,8 @@ func (a *api) channel(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	st.Viewers = map[string]int{
-		observe.ProtoHTTPFLV: 0, observe.ProtoWSFLV: 0, observe.ProtoRTMP: 0, observe.ProtoLLHLS: 0,
+		observe.ProtoHTTPFLV: 0, observe.ProtoWSFLV: 0, observe.ProtoRTMP: 0, observe.ProtoRTMPS: 0,
+		observe.ProtoSRT: 0, observe.ProtoLLHLS: 0, observe.ProtoWebRTC: 0,
 	}
 	if a.d.Live != nil {
 		if ls, ok := a.d.Live(name); ok {
@@ -205,6 +208,7 @@ func (a *api) channel(w http.ResponseWriter, r *http.Request) error {
 			if ls.Live {
 				t := ls.StartedAt.UTC()
 				st.StartedAt = &t
+				st.BFrames = ls.BFrames
 			}
 			bitrate, fps := s.Rates()
 			st.IngestBitrate = bitrate

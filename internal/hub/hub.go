@@ -87,6 +87,7 @@ type Publisher struct {
 	started time.Time
 
 	lastWrite atomic.Int64 // unix nanos
+	bFrames   atomic.Bool  // a video frame with PTS != DTS was written
 	done      chan struct{}
 	errOnce   sync.Once
 	err       error
@@ -145,6 +146,10 @@ func (p *Publisher) Write(f *media.Frame) {
 	default:
 	}
 	p.lastWrite.Store(time.Now().UnixNano())
+	// WebRTC players cannot decode reordered frames; the API reports it.
+	if f.Video && f.PTS != f.DTS && !p.bFrames.Load() {
+		p.bFrames.Store(true)
+	}
 	p.stream.Write(f)
 }
 
@@ -233,6 +238,9 @@ type Status struct {
 	StartedAt time.Time
 	Protocol  string
 	Stream    *Stream
+	// BFrames is set when the live publish session has sent video frames
+	// with PTS != DTS (B-frames), which WebRTC players cannot play.
+	BFrames bool
 }
 
 // Lookup returns the status of name; ok=false when no stream exists.
@@ -250,6 +258,7 @@ func (e *entry) status(name string) Status {
 	st := Status{Name: name, Live: e.pub != nil, StartedAt: e.startedAt, Stream: e.stream}
 	if e.pub != nil {
 		st.Protocol = e.pub.info.Protocol
+		st.BFrames = e.pub.bFrames.Load()
 	}
 	return st
 }

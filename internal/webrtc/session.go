@@ -14,6 +14,7 @@ import (
 
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/media"
+	"github.com/huabian-live/huabian/internal/observe"
 )
 
 // session is one WHEP viewer: a PeerConnection, its tracks, and the
@@ -26,6 +27,7 @@ type session struct {
 	feed   *feed
 	pc     *pion.PeerConnection
 	video  *pion.TrackLocalStaticRTP
+	vs     *pion.RTPSender           // video sender: its transport tells the selected ICE pair
 	audio  *pion.TrackLocalStaticRTP // Opus passed through; nil otherwise
 	tc     *transcoder               // AAC→Opus shared by the stream; nil otherwise
 
@@ -72,6 +74,7 @@ func (s *Server) newSession(id, ip, name string, st *hub.Stream, offer, vid, use
 	if err != nil {
 		return fail(err)
 	}
+	ss.vs = vs
 	senders := []*pion.RTPSender{vs}
 	if tr != nil && tr.Audio != nil && tr.Audio.Codec == media.CodecOpus {
 		if ss.audio, err = pion.NewTrackLocalStaticRTP(opusCap, "audio", "huabian"); err != nil {
@@ -174,9 +177,17 @@ func (ss *session) run(ctx context.Context) {
 	case <-ss.stream.Done():
 		return
 	}
+	s.metrics.started.WithLabelValues(KindWHEP).Inc()
+	s.metrics.iceSelected.WithLabelValues(ss.network()).Inc()
 	if s.opts.Sessions != nil {
 		end := s.opts.Sessions.ViewerStarted(ss.name, "whep", ss.vid, ss.ip, ss.userAgent)
 		defer end()
+	}
+	// The channel's live viewer count (watch page, directory) includes
+	// WebRTC viewers from the moment their media flows.
+	defer ss.stream.AddViewer(observe.ProtoWebRTC)()
+	if s.opts.Metrics != nil {
+		defer s.opts.Metrics.ViewerStarted(observe.ProtoWebRTC)()
 	}
 	rd := ss.stream.Subscribe()
 	defer rd.Close()
@@ -198,16 +209,34 @@ func (ss *session) run(ctx context.Context) {
 					first = false
 					s.FirstKeyframes.Add(1)
 				}
-				for _, p := range ss.feed.packets(f) {
-					_ = ss.video.WriteRTP(p) // errors: peer gone; ctx ends the loop
-				}
+				ss.write(ss.video, ss.feed.packets(f))
 			} else if ss.audio != nil {
-				for _, p := range ss.feed.packets(f) {
-					_ = ss.audio.WriteRTP(p)
-				}
+				ss.write(ss.audio, ss.feed.packets(f))
 			}
 		}
 	}
+}
+
+// write sends a frame's packets to track and counts their payload bytes.
+func (ss *session) write(track *pion.TrackLocalStaticRTP, pkts []*rtp.Packet) {
+	n := 0
+	for _, p := range pkts {
+		_ = track.WriteRTP(p) // errors: peer gone; ctx ends the loop
+		n += len(p.Payload)
+	}
+	ss.s.metrics.sentBytes.Add(uint64(n))
+}
+
+// network returns "tcp" when the selected ICE candidate pair runs over TCP,
+// else "udp".
+func (ss *session) network() string {
+	if t := ss.vs.Transport(); t != nil {
+		if pair, err := t.ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil &&
+			pair.Local != nil && pair.Local.Protocol == pion.ICEProtocolTCP {
+			return NetworkTCP
+		}
+	}
+	return NetworkUDP
 }
 
 // feed packetises a stream's frames once; every session shares the result.

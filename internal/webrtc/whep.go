@@ -4,7 +4,9 @@
 // It also accepts WHIP publishers (RFC 9725, POST /whip with a Bearer
 // stream key) whose H.264 and Opus become hub frames like any other publish.
 //
-// All peers share one UDP port (an ICE UDP mux). H.264 is passed through:
+// All peers share one UDP port (an ICE UDP mux) and, for networks that
+// block UDP, one TCP port (an ICE TCP mux, RFC 6544 passive candidates).
+// H.264 is passed through:
 // every hub frame is turned into RTP packets once per stream (feed) and the
 // same packets are written to each viewer's track, so per-viewer work is
 // SRTP and the socket write. Each viewer has its own hub Reader, so it starts
@@ -39,6 +41,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/huabian-live/huabian/internal/hub"
+	"github.com/huabian-live/huabian/internal/observe"
 )
 
 // Limits on untrusted SDP offers.
@@ -54,6 +57,10 @@ type Options struct {
 	// UDP is the address of the single UDP port all peers share, e.g.
 	// ":8189". Required.
 	UDP string
+	// TCP is the address of the single TCP port all peers share for
+	// ICE-TCP, e.g. ":8189"; "" or "off" disables ICE-TCP. Clients try
+	// these candidates when UDP does not get through.
+	TCP string
 	// PublicIPs are addresses (IPs) announced as host candidates instead of
 	// the local ones (1:1 NAT, e.g. a cloud VM's public IP). Empty: local
 	// addresses.
@@ -79,6 +86,9 @@ type Options struct {
 	// "whep", the "vid" query parameter, client IP, User-Agent); the func
 	// it returns is called when the viewer leaves.
 	Sessions ViewerSessions
+	// Metrics, when set, counts WHEP viewers in huabian_viewers
+	// (protocol "webrtc").
+	Metrics *observe.Metrics
 	// WHIP enables WHIP ingest on the same UDP port.
 	WHIP WHIPOptions
 	// BasePath is the prefix of session resources (Location); default
@@ -101,6 +111,10 @@ type Server struct {
 	api  *pion.API
 	mux  ice.UDPMux
 	conn net.PacketConn
+	// tcpMux serves ICE-TCP on tcpLn; both nil when ICE-TCP is off.
+	tcpMux  ice.TCPMux
+	tcpLn   net.Listener
+	metrics *metrics
 	// ffmpeg is the resolved transcoder binary; "" disables transcoding.
 	ffmpeg string
 
@@ -123,8 +137,8 @@ type Server struct {
 	PLIs atomic.Uint64
 }
 
-// New opens the shared UDP port and returns a server for streams found by
-// src (nil: not live).
+// New opens the shared UDP port (and TCP port, if set) and returns a server
+// for streams found by src (nil: not live).
 func New(src func(name string) *hub.Stream, log *slog.Logger, opts Options) (*Server, error) {
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 15 * time.Second
@@ -147,20 +161,47 @@ func New(src func(name string) *hub.Stream, log *slog.Logger, opts Options) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("webrtc udp %s: %w", opts.UDP, err)
 	}
+	var tcpLn net.Listener
+	if opts.TCP != "" && !strings.EqualFold(opts.TCP, "off") {
+		ln, err := net.Listen("tcp", opts.TCP)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("webrtc tcp %s: %w", opts.TCP, err)
+		}
+		tcpLn = &closingListener{Listener: ln, conns: map[net.Conn]struct{}{}}
+	}
+	closeAll := func() {
+		conn.Close()
+		if tcpLn != nil {
+			tcpLn.Close()
+		}
+	}
+	m := newMetrics()
 	me := &pion.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
-		conn.Close()
+		closeAll()
 		return nil, fmt.Errorf("webrtc codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
 	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
-		conn.Close()
+		closeAll()
 		return nil, fmt.Errorf("webrtc interceptors: %w", err)
 	}
+	ir.Add(keyRequestFactory{m: m})
 	mux := pion.NewICEUDPMux(nil, conn)
 	se := pion.SettingEngine{}
 	se.SetICEUDPMux(mux)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
+	networks := []pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6}
+	var tcpMux ice.TCPMux
+	if tcpLn != nil {
+		// One listener for every peer: connections are matched to their
+		// peer by the ICE username of their first STUN request. Each
+		// connection buffers up to 8 inbound packets (pion's default).
+		tcpMux = pion.NewICETCPMux(nil, tcpLn, 8)
+		se.SetICETCPMux(tcpMux)
+		networks = append(networks, pion.NetworkTypeTCP4, pion.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
 	if len(opts.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(opts.PublicIPs, pion.ICECandidateTypeHost)
@@ -183,10 +224,12 @@ func New(src func(name string) *hub.Stream, log *slog.Logger, opts Options) (*Se
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		src: src, log: log.With("component", "whep"), opts: opts,
-		api:  pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se)),
-		mux:  mux,
-		conn: conn,
-		ctx:  ctx, cancel: cancel,
+		api:    pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se)),
+		mux:    mux,
+		conn:   conn,
+		tcpMux: tcpMux, tcpLn: tcpLn,
+		metrics: m,
+		ctx:     ctx, cancel: cancel,
 		sessions:    map[string]*session{},
 		perIP:       map[string]int{},
 		feeds:       map[*hub.Stream]*feed{},
@@ -210,8 +253,16 @@ func New(src func(name string) *hub.Stream, log *slog.Logger, opts Options) (*Se
 // Addr returns the shared UDP address.
 func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 
+// TCPAddr returns the shared ICE-TCP address, nil when ICE-TCP is off.
+func (s *Server) TCPAddr() net.Addr {
+	if s.tcpLn == nil {
+		return nil
+	}
+	return s.tcpLn.Addr()
+}
+
 // Close ends every session and transcoder, waits for their goroutines and
-// releases the UDP port. Later calls return nil.
+// releases the UDP and TCP ports. Later calls return nil.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -241,6 +292,12 @@ func (s *Server) Close() error {
 	err := s.mux.Close()
 	if cerr := s.conn.Close(); err == nil && !errors.Is(cerr, net.ErrClosed) {
 		err = cerr
+	}
+	if s.tcpMux != nil {
+		// Closes the listener and waits for its accept goroutine.
+		if cerr := s.tcpMux.Close(); err == nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
 	}
 	return err
 }
@@ -314,14 +371,17 @@ func (s *Server) ServeOffer(w http.ResponseWriter, r *http.Request, name string)
 	}
 	body, ok := readOffer(w, r)
 	if !ok {
+		s.refuse(RefusedBadOffer)
 		return
 	}
 	stream := s.src(name)
 	if stream == nil {
+		s.refuse(RefusedNotLive)
 		writeError(w, http.StatusNotFound, "channel not live")
 		return
 	}
 	if bf := s.checkBFrames(name, stream); bf {
+		s.refuse(RefusedBFrames)
 		writeError(w, http.StatusUnprocessableEntity,
 			"stream has B-frames, which WebRTC cannot play; publish without B-frames (x264 bframes=0 or -tune zerolatency) or use HLS/FLV")
 		return
@@ -335,6 +395,7 @@ func (s *Server) ServeOffer(w http.ResponseWriter, r *http.Request, name string)
 	answer, err := s.newSession(id, ip, name, stream, string(body), r.URL.Query().Get("vid"), r.UserAgent())
 	if err != nil {
 		s.release(id, ip)
+		s.refuse(RefusedNegotiation)
 		writeError(w, http.StatusBadRequest, "negotiation: "+err.Error())
 		return
 	}
@@ -421,10 +482,13 @@ func (s *Server) reserve(ip string) (string, error) {
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
+		s.refuse(RefusedShutdown)
 		return "", errors.New("server shutting down")
 	case len(s.sessions) >= s.opts.MaxSessions:
+		s.refuse(RefusedLimit)
 		return "", errors.New("too many WebRTC sessions")
 	case s.perIP[ip] >= s.opts.MaxPerIP:
+		s.refuse(RefusedLimit)
 		return "", errors.New("too many WebRTC sessions from this address")
 	}
 	s.sessions[id] = nil // placeholder until the session exists
@@ -511,4 +575,57 @@ func answerOffer(pc *pion.PeerConnection, offer string) error {
 	case <-time.After(5 * time.Second):
 		return errors.New("ICE gathering timed out")
 	}
+}
+
+// closingListener closes the connections it accepted when it is closed.
+// The ICE TCP mux closes the connections it has matched to a peer, but one
+// still waiting for its first STUN request (up to 30 s) would otherwise hold
+// up Close.
+type closingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+}
+
+func (l *closingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+func (l *closingListener) Close() error {
+	err := l.Listener.Close()
+	l.mu.Lock()
+	l.closed = true
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	for c := range conns {
+		c.(*trackedConn).Conn.Close()
+	}
+	return err
+}
+
+// trackedConn leaves its listener's set when closed.
+type trackedConn struct {
+	net.Conn
+	l *closingListener
+}
+
+func (c *trackedConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }

@@ -20,7 +20,7 @@ func TestMetricsFamiliesExported(t *testing.T) {
 			t.Errorf("/metrics has no %s", name)
 		}
 	}
-	for _, p := range []string{"httpflv", "wsflv", "rtmp", "llhls"} {
+	for _, p := range []string{"httpflv", "wsflv", "rtmp", "rtmps", "srt", "llhls", "webrtc"} {
 		if _, ok := metricValue(m, "huabian_viewers", `protocol="`+p+`"`); !ok {
 			t.Errorf(`/metrics has no huabian_viewers{protocol=%q}`, p)
 		}
@@ -31,6 +31,8 @@ func TestMetricsFamiliesExported(t *testing.T) {
 		{"huabian_publishes_refused_total", `reason="busy"`},
 		{"huabian_publishes_refused_total", `reason="rate_limited"`},
 		{"huabian_connection_errors_total", `listener="rtmp"`},
+		{"huabian_connection_errors_total", `listener="rtmps"`},
+		{"huabian_connection_errors_total", `listener="srt"`},
 		{"huabian_slow_viewers_disconnected_total", `protocol="httpflv"`},
 	} {
 		if _, ok := metricValue(m, s.name, s.label); !ok {

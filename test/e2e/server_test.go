@@ -44,7 +44,7 @@ func startServer(t *testing.T, extra ...string) *server {
 		srtAddr := freeUDPAddr(t)
 		s := &server{data: data, httpAddr: httpAddr, rtmpAddr: rtmpAddr, srtAddr: srtAddr, log: newLogBuffer(64<<10, 4<<20)}
 		args := append([]string{"serve", "--data", data, "--http", httpAddr, "--rtmp", rtmpAddr,
-			"--srt", srtAddr, "--webrtc-udp", "off"}, extra...)
+			"--srt", srtAddr, "--webrtc-udp", "off", "--webrtc-tcp", "127.0.0.1:0"}, extra...)
 		s.proc = startProcLog(t, nil, s.log, binPath, args...)
 		ready, retry := s.waitReady(t, 20*time.Second)
 		if ready {

@@ -115,6 +115,7 @@ function show(name) {
   fillProfile('edit', ch);
   if (!switched) return;
   hideKey();
+  $('bframes-warning').hidden = true;
   preview?.destroy();
   preview = createPlayer($('preview-video'), {
     name,
@@ -123,6 +124,8 @@ function show(name) {
       const live = $('panel-live');
       live.dataset.live = st.live ? '1' : '0';
       live.textContent = t(st.live ? 'watch.state.live' : 'watch.state.offline');
+      // B-frames make the stream unplayable over WebRTC: tell the streamer.
+      $('bframes-warning').hidden = !(st.live && st.b_frames);
     },
   });
   liveViewers = [];
