@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/huabian-live/huabian/internal/bench"
+	"github.com/huabian-live/huabian/internal/bench/glass"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "huabian: bench needs a subcommand: play, publish, latency or chat")
+		fmt.Fprintln(stderr, "huabian: bench needs a subcommand: play, publish, latency, glass or chat")
 		return exitUsage
 	}
 	switch args[0] {
@@ -81,6 +82,36 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitError
 		}
 		return exitOK
+	case "glass":
+		fs := flag.NewFlagSet("bench glass", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var o glass.Options
+		fs.StringVar(&o.Publish, "publish", "", "rtmp://HOST/live/KEY, rtmps://… or srt://HOST:PORT?streamid=publish:KEY")
+		fs.StringVar(&o.Page, "page", "", "page that plays the stream, e.g. http://HOST:8080/c/NAME?latency=realtime")
+		fs.StringVar(&o.Selector, "selector", "video", "CSS selector of the page's video element")
+		fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to measure after the first picture")
+		fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "publish this long before the page opens")
+		fs.IntVar(&o.Width, "width", 1280, "picture width")
+		fs.IntVar(&o.Height, "height", 720, "picture height")
+		fs.IntVar(&o.FPS, "fps", 30, "frames per second")
+		fs.StringVar(&o.Preset, "preset", "veryfast", "x264 preset")
+		fs.IntVar(&o.BitrateK, "bitrate", 2500, "video kbit/s")
+		fs.BoolVar(&o.NoAudio, "no-audio", false, "publish video only")
+		fs.StringVar(&o.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary")
+		fs.StringVar(&o.Chromium, "chromium", "", "browser binary (default: chromium on PATH)")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			fmt.Fprintf(stderr, "huabian: bench glass: %v\n", err)
+			return exitUsage
+		}
+		if o.Publish == "" || o.Page == "" || o.Duration <= 0 {
+			fmt.Fprintln(stderr, "huabian: bench glass needs --publish, --page and --duration > 0")
+			return exitUsage
+		}
+		if _, err := glass.Run(ctx, o, stdout); err != nil {
+			fmt.Fprintf(stderr, "huabian: bench glass: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	case "chat":
 		fs := flag.NewFlagSet("bench chat", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
@@ -106,7 +137,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "huabian: unknown bench subcommand %q (play, publish, latency or chat)\n", args[0])
+		fmt.Fprintf(stderr, "huabian: unknown bench subcommand %q (play, publish, latency, glass or chat)\n", args[0])
 		return exitUsage
 	}
 }

@@ -6,8 +6,14 @@ const HLS_SRC = '/static/vendor/hls.js/hls.light.min.js';
 const MPEGTS_SRC = '/static/vendor/mpegts.js/mpegts.js';
 const STATUS_EVERY_MS = 5000;
 const STALL_MS = 8000;
-const CHASE_AFTER_S = 1.5; // FLV: speed up when further behind than this
-const JUMP_AFTER_S = 4; // FLV: jump to the edge when further behind than this
+// FLV keeps this much buffered ahead of the picture: enough for a few
+// frames of network jitter, little enough to stay well under a second.
+const FLV_TARGET_S = 0.5;
+const CHASE_AFTER_S = 0.8; // FLV: play at 1.1× when further behind than this
+const JUMP_AFTER_S = 3; // FLV: jump to the target when further behind than this
+// A new FLV viewer starts on the last keyframe the server kept, up to a
+// GOP behind live: it jumps to the target once, before anyone notices.
+const START_JUMP_AFTER_S = 1;
 
 const loaded = new Map();
 
@@ -197,18 +203,21 @@ const methods = [
         const b = video.buffered;
         return b.length ? Math.max(0, b.end(b.length - 1) - video.currentTime) : NaN;
       };
+      let started = false;
       return {
         latency,
         chase() {
           const l = latency();
           if (!(l >= 0) || video.paused) return;
-          if (l > JUMP_AFTER_S) {
-            video.currentTime = video.buffered.end(video.buffered.length - 1) - 0.5;
+          const edge = video.buffered.end(video.buffered.length - 1);
+          if (l > JUMP_AFTER_S || (!started && l > START_JUMP_AFTER_S)) {
+            video.currentTime = edge - FLV_TARGET_S;
           } else if (l > CHASE_AFTER_S) {
             video.playbackRate = 1.1;
-          } else if (l < 0.8 && video.playbackRate !== 1) {
+          } else if (l <= FLV_TARGET_S && video.playbackRate !== 1) {
             video.playbackRate = 1;
           }
+          started = true;
         },
         stop() {
           try { p.pause(); p.unload(); p.detachMediaElement(); p.destroy(); } catch { /* already torn down */ }

@@ -196,6 +196,10 @@ function main() {
   const modeSelect = $('latency-mode');
   let mode = 'realtime';
   try { mode = localStorage.getItem(modeKey) || mode; } catch { /* storage disabled */ }
+  // ?latency=realtime|low|normal in a shared link picks the mode for this
+  // visit without changing the viewer's remembered choice.
+  const asked = new URLSearchParams(location.search).get('latency');
+  if (asked && asked in MODES) mode = asked;
   if (!(mode in MODES)) mode = 'realtime';
   if (modeSelect) modeSelect.value = mode;
 
