@@ -134,7 +134,11 @@ func startSource(ctx context.Context, o sourceOptions) (*source, error) {
 // code is read from the clock just before the picture is written.
 func (s *source) run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	pictures := make(chan int, 2)
+	// Queues of 10 s: while ffmpeg opens its inputs it reads neither pipe
+	// for a moment, and nothing may be dropped then — the encoder counts
+	// pictures and samples for timestamps, so a drop on one side would
+	// shift audio against video for the whole run.
+	pictures := make(chan int, 10*s.o.FPS)
 	wg.Go(func() {
 		buf := make([]byte, frameSize(s.o.Width, s.o.Height))
 		for n := range pictures {
@@ -152,7 +156,7 @@ func (s *source) run(ctx context.Context) error {
 		tones chan []byte
 	)
 	if s.audio != nil {
-		tones = make(chan []byte, 4*s.o.FPS)
+		tones = make(chan []byte, 10*s.o.FPS)
 		wg.Go(func() {
 			for b := range tones {
 				if _, err := s.audio.Write(b); err != nil {
@@ -185,12 +189,14 @@ func (s *source) run(ctx context.Context) error {
 		if tones != nil {
 			select {
 			case tones <- append([]byte(nil), tone.next(audioRate*(n+1)/s.o.FPS)...):
-			default: // the encoder is not reading yet: a tone can skip
+			default:
+				return errors.New("the encoder has not read its audio input for 10 s")
 			}
 		}
 		select {
 		case pictures <- n:
-		default: // the encoder is behind: this picture is skipped, as a capture card would
+		default:
+			return errors.New("the encoder has not read a picture for 10 s")
 		}
 		next = next.Add(interval)
 		if behind := time.Since(next); behind > time.Second {
