@@ -32,10 +32,14 @@ var (
 
 // Options tune a Stream. Zero values take the documented defaults.
 type Options struct {
-	// RingSize is the number of frames kept (rounded up to a power of two).
-	// It bounds the GOP cache and every reader's backlog, and is most of a
-	// stream's memory. Default 2048 (about 26 s of 30 fps video with AAC
-	// audio: a whole GOP still fits for keyframe intervals up to ~20 s).
+	// RingSize is the most frames kept (rounded up to a power of two). It
+	// bounds the GOP cache and every reader's backlog. Default 2048 (about
+	// 26 s of 30 fps video with AAC audio: a whole GOP still fits for
+	// keyframe intervals up to ~20 s). Frames are released earlier, once
+	// they are both older than the newest keyframe and more than MaxLag
+	// behind the newest frame: no reader can be served them any more (a
+	// reader that far behind skips to the newest keyframe), so a stream
+	// holds about max(MaxLag, one GOP) of media rather than RingSize frames.
 	RingSize int
 	// MaxLag is how far (in media time) a reader may be behind the newest
 	// frame before it skips forward to the newest keyframe. Default 3 s.
@@ -126,6 +130,7 @@ type Stream struct {
 	wroteAudio   bool
 	hasVideo     bool
 	lastKeyDTS   time.Duration // written only by Write (single goroutine)
+	tail         uint64        // oldest sequence number not yet released; written only by Write
 	lastWake     time.Time     // written only by Write
 	rates        rates
 	endedNotify  chan struct{}
@@ -240,6 +245,7 @@ func (s *Stream) Write(f *media.Frame) {
 		}
 		s.lastKey.Store(seq + 1)
 	}
+	s.release(f)
 	if f.Video || !hasVideo {
 		batch := isKey || f.Received.Sub(s.lastWake) >= s.opts.WakeInterval
 		if batch {
@@ -250,6 +256,34 @@ func (s *Stream) Write(f *media.Frame) {
 				r.wake()
 			}
 		}
+	}
+}
+
+// release clears the ring slots no reader can be served any more, so that
+// their frames can be collected long before the ring wraps: those older than
+// the newest keyframe (the GOP cache start) and more than MaxLag behind
+// newest. A reader positioned on a released slot finds it empty, which
+// collect already treats as lapped: it skips to the newest keyframe, exactly
+// as the MaxLag check would have made it do. Called by Write after storing
+// newest; amortised O(1).
+func (s *Stream) release(newest *media.Frame) {
+	key := s.lastKey.Load() // 1 + sequence number of the newest keyframe
+	if key == 0 {
+		return
+	}
+	if head := s.head.Load(); head-s.tail > uint64(len(s.ring)) {
+		s.tail = head - uint64(len(s.ring)) // older slots were overwritten
+	}
+	for s.tail < key-1 {
+		slot := &s.ring[s.tail&s.mask]
+		f := slot.Load()
+		if f != nil && f.Seq == s.tail {
+			if newest.DTS-f.DTS <= s.opts.MaxLag {
+				return
+			}
+			slot.CompareAndSwap(f, nil)
+		}
+		s.tail++
 	}
 }
 

@@ -31,10 +31,12 @@ func TestBrowserWHEP(t *testing.T) {
 	stats := eval[map[string]float64](p, `(async () => {
 		const pc = window.__hbPlayer && window.__hbPlayer.pc;
 		if (!pc) throw new Error('no RTCPeerConnection on the debug handle');
-		const out = {framesDecoded: 0, jitter: -1, processing: -1, rtt: -1, audioPackets: 0};
+		const out = {framesDecoded: 0, framesReceived: 0, framesDropped: 0, jitter: -1, processing: -1, rtt: -1, audioPackets: 0};
 		(await pc.getStats()).forEach((s) => {
 			if (s.type === 'inbound-rtp' && s.kind === 'video') {
 				out.framesDecoded = s.framesDecoded || 0;
+				out.framesReceived = s.framesReceived || 0;
+				out.framesDropped = s.framesDropped || 0;
 				if (s.jitterBufferEmittedCount) out.jitter = s.jitterBufferDelay / s.jitterBufferEmittedCount;
 				if (s.framesDecoded && s.totalProcessingDelay !== undefined) out.processing = s.totalProcessingDelay / s.framesDecoded;
 			} else if (s.type === 'inbound-rtp' && s.kind === 'audio') {
@@ -51,8 +53,8 @@ func TestBrowserWHEP(t *testing.T) {
 	p.waitFor("latency readout", `document.querySelector('#latency').dataset.seconds !== ''`, 10*time.Second)
 	readout := eval[string](p, `new Promise((r) => { const seen = []; const iv = setInterval(() => {
 		seen.push(document.querySelector('#latency').dataset.seconds); if (seen.length === 6) { clearInterval(iv); r(seen.join(' ')); } }, 500); })`)
-	t.Logf("WebRTC: first decoded frame %.0f ms after the page opened; framesDecoded %.0f, audio packets %.0f, jitter buffer avg %.0f ms, packet-to-decoded avg %.0f ms, RTT %.1f ms; latency readout %s s",
-		first, stats["framesDecoded"], stats["audioPackets"], stats["jitter"]*1000, stats["processing"]*1000, stats["rtt"]*1000, readout)
+	t.Logf("WebRTC: first decoded frame %.0f ms after the page opened; frames received %.0f, decoded %.0f, dropped %.0f, audio packets %.0f, jitter buffer avg %.0f ms, packet-to-decoded avg %.0f ms, RTT %.1f ms; latency readout %s s",
+		first, stats["framesReceived"], stats["framesDecoded"], stats["framesDropped"], stats["audioPackets"], stats["jitter"]*1000, stats["processing"]*1000, stats["rtt"]*1000, readout)
 
 	// Low latency: FLV. The choice is remembered.
 	chooseMode(p, "low")

@@ -9,7 +9,8 @@
 // GOP cache, so the first segment is complete about one GOP later) and feeds
 // a gohlslib Muxer (variant LowLatency: fMP4/CMAF, ~1 s segments cut at
 // keyframes, ~200 ms parts, kept in memory). Every viewer is served from that
-// muxer. The session ends when the stream ends, after 60 s without requests,
+// muxer; media playlists answering blocking reloads and complete parts are
+// rendered once and shared by every viewer that asks for them. The session ends when the stream ends, after 60 s without requests,
 // or when Run's context ends; Run owns all session goroutines. A new
 // *media.Tracks with different codec parameters restarts the muxer (new init
 // segment and file prefix; clients recover by reloading the playlist); a

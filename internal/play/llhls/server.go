@@ -449,6 +449,11 @@ func (s *Server) serveMedia(w *countingWriter, r *http.Request, c *session, file
 			return nil
 		}
 	}
+	// A complete part of the current muxer is the same for every viewer:
+	// serve it from the shared cache (ok: waited above or already complete).
+	if prefix, id, ok := parsePartName(file); ok && prefix == e.prefix && in.servePart(w, file, id) {
+		return nil
+	}
 	in.forward(w, r, file, r.URL.RawQuery, nil)
 	return nil
 }

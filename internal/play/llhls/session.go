@@ -311,6 +311,9 @@ type instance struct {
 	// each asking gohlslib to marshal the same playlist.
 	plMu      sync.Mutex
 	playlists map[string]cachedPlaylist
+
+	// partCache shares complete parts among viewers (see parts.go).
+	partCache partCache
 }
 
 // cachedPlaylist is a media playlist rendered while the part being built
