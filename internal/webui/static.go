@@ -28,23 +28,37 @@ func compressible(ctype string) bool {
 	return strings.HasPrefix(ctype, "text/") || strings.Contains(ctype, "json") || strings.Contains(ctype, "svg")
 }
 
-func gzipBytes(b []byte) []byte {
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
+// gzipper compresses the static files at start-up with one reused writer:
+// a gzip writer at BestCompression holds about a megabyte of tables, and a
+// new one per file left tens of megabytes of garbage in a fresh process.
+type gzipper struct {
+	zw  *gzip.Writer
+	buf bytes.Buffer
+}
+
+func (g *gzipper) compress(b []byte) []byte {
+	g.buf.Reset()
+	if g.zw == nil {
+		zw, err := gzip.NewWriterLevel(&g.buf, gzip.BestCompression)
+		if err != nil {
+			return nil
+		}
+		g.zw = zw
+	} else {
+		g.zw.Reset(&g.buf)
+	}
+	if _, err := g.zw.Write(b); err != nil {
 		return nil
 	}
-	if _, err := zw.Write(b); err != nil {
+	if err := g.zw.Close(); err != nil {
 		return nil
 	}
-	if err := zw.Close(); err != nil {
-		return nil
-	}
-	return buf.Bytes()
+	return bytes.Clone(g.buf.Bytes())
 }
 
 func loadAssets(fsys fs.FS) (map[string]*asset, error) {
 	out := map[string]*asset{}
+	var gz gzipper
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -70,8 +84,8 @@ func loadAssets(fsys fs.FS) (map[string]*asset, error) {
 		}
 		a := &asset{body: body, hash: hex.EncodeToString(sum[:])[:12], ctype: ctype}
 		if compressible(ctype) {
-			if gz := gzipBytes(body); gz != nil && len(gz) < len(body) {
-				a.gz = gz
+			if z := gz.compress(body); z != nil && len(z) < len(body) {
+				a.gz = z
 			}
 		}
 		out[p] = a
