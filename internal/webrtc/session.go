@@ -189,7 +189,11 @@ func (ss *session) run(ctx context.Context) {
 	if s.opts.Metrics != nil {
 		defer s.opts.Metrics.ViewerStarted(observe.ProtoWebRTC)()
 	}
-	rd := ss.stream.Subscribe()
+	// Unbatched: each frame goes out as soon as it arrives. A WebRTC
+	// receiver sizes its jitter buffer from arrival spread, so frames
+	// released in pairs by the hub's wake interval would cost every viewer
+	// a frame interval of extra playout delay.
+	rd := ss.stream.SubscribeUnbatched()
 	defer rd.Close()
 	first := true
 	for {
