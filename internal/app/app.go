@@ -143,7 +143,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 			ClientIP: func(r *http.Request) string { return account.ClientIP(r.Context()).String() },
 			Sessions: viewerStats,
 			Metrics:  metrics,
-			WHIP:     webrtc.WHIPOptions{Hub: h, Auth: authenticator{channels}, Limiter: limiter},
+			WHIP:     webrtc.WHIPOptions{Hub: h, Auth: authenticator{channels}, Limiter: limiter, OpusToAAC: opusToAAC(cfg.WebRTC)},
 		})
 		if err != nil {
 			return fmt.Errorf("webrtc: %w", err)
@@ -495,4 +495,15 @@ func (l liveSource) HLSViewers() int {
 		n += l.hls.Viewers(s.Name)
 	}
 	return n
+}
+
+// opusToAAC is the ffmpeg binary for WHIP's Opus→AAC rendition, or "off".
+func opusToAAC(w config.WebRTC) string {
+	switch {
+	case !w.OpusToAAC:
+		return config.Off
+	case w.FFmpeg == "":
+		return "ffmpeg"
+	}
+	return w.FFmpeg
 }

@@ -215,6 +215,11 @@ type WebRTC struct {
 	// viewers (one process per stream, only while it has WebRTC viewers);
 	// "off" plays AAC streams as video only over WebRTC. Default "ffmpeg".
 	FFmpeg string `yaml:"ffmpeg"`
+	// OpusToAAC transcodes the Opus audio of WHIP publishers to AAC-LC
+	// (128 kb/s, 48 kHz) with the ffmpeg above, one process per publish
+	// session, for HTTP-FLV/WS-FLV/RTMP viewers; false (or ffmpeg "off")
+	// plays WHIP streams to them as video only. Default true.
+	OpusToAAC bool `yaml:"opus_to_aac"`
 }
 
 // PublicIPList returns PublicIPs split at commas, blanks dropped.
@@ -306,7 +311,7 @@ func Defaults() Config {
 		HTTP:   HTTP{Listen: ":8080", RedirectListen: Off},
 		RTMP:   RTMP{Listen: ":1935"},
 		SRT:    SRT{Listen: ":9000", Latency: 200 * time.Millisecond},
-		WebRTC: WebRTC{UDP: ":8189", TCP: ":8189", MaxSessions: 1000, MaxSessionsPerIP: 20, FFmpeg: "ffmpeg"},
+		WebRTC: WebRTC{UDP: ":8189", TCP: ":8189", MaxSessions: 1000, MaxSessionsPerIP: 20, FFmpeg: "ffmpeg", OpusToAAC: true},
 		Log:    Log{Level: "info", Format: "text"},
 		NATS:   NATS{},
 		Live: Live{

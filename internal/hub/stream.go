@@ -202,7 +202,7 @@ func (s *Stream) Write(f *media.Frame) {
 			f.PTS += shift
 		}
 		s.lastVideoDTS, s.wroteVideo, s.hasVideo = f.DTS, true, true
-	} else {
+	} else if !f.FLVOnly { // a rendition lags the source by its encoder delay
 		if s.wroteAudio && f.DTS < s.lastAudioDTS {
 			shift := s.lastAudioDTS - f.DTS
 			f.DTS += shift
@@ -218,7 +218,9 @@ func (s *Stream) Write(f *media.Frame) {
 	if f.Received.IsZero() {
 		f.Received = time.Now()
 	}
-	s.rates.add(f.Received, f.Size(), f.Video)
+	if !f.FLVOnly { // the ingest rate is the publisher's, not a rendition's
+		s.rates.add(f.Received, f.Size(), f.Video)
+	}
 	s.mu.Unlock()
 
 	if f.Tracks != nil && f.Tracks != s.tracks.Load() {

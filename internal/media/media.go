@@ -72,6 +72,10 @@ type AudioTrack struct {
 type Tracks struct {
 	Video *VideoTrack
 	Audio *AudioTrack
+	// FLVAudio, when set, is the audio FLV/RTMP outputs announce instead of
+	// Audio, which they cannot carry widely (Opus): a rendition made once
+	// per stream and written as frames with FLVOnly set.
+	FLVAudio *AudioTrack
 }
 
 // Frame is one access unit. It is built by the publisher's goroutine, handed to
@@ -85,6 +89,9 @@ type Frame struct {
 	// AU is the payload: NAL units without start codes (H.264/H.265),
 	// OBUs (AV1), or one audio frame (AAC raw, Opus packet).
 	AU [][]byte
+	// FLVOnly marks an audio frame of Tracks.FLVAudio: FLV/RTMP outputs play
+	// it instead of the Tracks.Audio frames; every other reader skips it.
+	FLVOnly bool
 
 	// Set by the hub when the frame is written; read-only afterwards.
 	Seq uint64

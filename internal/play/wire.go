@@ -22,9 +22,20 @@ const rtmpStreamID = 1
 // PrepareFrame fills f.FLVTag and f.RTMPChunks. The hub calls it once per
 // frame, in the publisher's goroutine, before any reader sees the frame.
 // Frames in codecs FLV cannot carry get neither (RTMP/FLV players skip them).
+// An audio stream with an FLV rendition (Tracks.FLVAudio) is carried by its
+// FLVOnly frames; the source audio frames get no wire forms.
 func PrepareFrame(f *media.Frame) {
+	src := f
+	if !f.Video && f.Tracks != nil && f.Tracks.FLVAudio != nil {
+		if !f.FLVOnly {
+			return
+		}
+		view := *f
+		view.Tracks = FLVTracks(f.Tracks)
+		src = &view
+	}
 	size := f.Size() + 32 + 4*len(f.AU)
-	tag, ok := flv.AppendFrameTag(make([]byte, 0, size), f)
+	tag, ok := flv.AppendFrameTag(make([]byte, 0, size), src)
 	if !ok {
 		return
 	}
@@ -34,20 +45,29 @@ func PrepareFrame(f *media.Frame) {
 		return
 	}
 	f.RTMPChunks = rtmpchunk.Chunks(csid(typ), typ, ts, rtmpStreamID, body, RTMPChunkSize)
-	shareAU(f, typ, body)
+	shareAU(f, src.Tracks, typ, body)
+}
+
+// FLVTracks returns the tracks as FLV/RTMP outputs carry them: Audio
+// replaced by FLVAudio when the stream has such a rendition.
+func FLVTracks(t *media.Tracks) *media.Tracks {
+	if t == nil || t.FLVAudio == nil {
+		return t
+	}
+	return &media.Tracks{Video: t.Video, Audio: t.FLVAudio}
 }
 
 // shareAU points f.AU into the tag's copy of the payload, so the ring keeps
 // one copy of each frame instead of two (the ingest's buffer becomes
 // garbage). Only done where the tag holds the units byte for byte: H.264 and
 // H.265 (AVCC) and AAC.
-func shareAU(f *media.Frame, typ uint8, body []byte) {
-	if f.Tracks == nil {
+func shareAU(f *media.Frame, tracks *media.Tracks, typ uint8, body []byte) {
+	if tracks == nil {
 		return
 	}
 	switch typ {
 	case flv.TagVideo:
-		if v := f.Tracks.Video; v == nil || (v.Codec != media.CodecH264 && v.Codec != media.CodecH265) {
+		if v := tracks.Video; v == nil || (v.Codec != media.CodecH264 && v.Codec != media.CodecH265) {
 			return
 		}
 		p, err := flv.ParseVideo(body)
@@ -60,7 +80,7 @@ func shareAU(f *media.Frame, typ uint8, body []byte) {
 		}
 		f.AU = nalus
 	case flv.TagAudio:
-		if a := f.Tracks.Audio; a == nil || a.Codec != media.CodecAAC {
+		if a := tracks.Audio; a == nil || a.Codec != media.CodecAAC {
 			return
 		}
 		p, err := flv.ParseAudio(body)
@@ -85,6 +105,7 @@ func csid(typ uint8) uint8 {
 // FLVHeaders appends what an FLV player needs before the first frame of a
 // track set: onMetaData and the sequence headers, as FLV tags.
 func FLVHeaders(dst []byte, t *media.Tracks, ts time.Duration) []byte {
+	t = FLVTracks(t)
 	dst = flv.AppendMetadataTag(dst, t)
 	return flv.AppendSequenceHeaders(dst, t, ts)
 }

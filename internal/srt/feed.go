@@ -142,6 +142,9 @@ func (f *tsFeed) run(ctx context.Context) {
 // start-point frame opens a new one.
 func (f *tsFeed) muxBatch(batch []*media.Frame) error {
 	for _, fr := range batch {
+		if fr.FLVOnly {
+			continue // the AAC rendition of an Opus stream is for FLV/RTMP players
+		}
 		start := startPoint(fr)
 		if start {
 			f.flush()

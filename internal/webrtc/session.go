@@ -202,6 +202,9 @@ func (ss *session) run(ctx context.Context) {
 			return
 		}
 		for _, f := range frames {
+			if f.FLVOnly {
+				continue // the AAC rendition of an Opus stream is for FLV/RTMP players
+			}
 			if f.Video {
 				if f.PTS != f.DTS {
 					s.noteBFrames(ss.name)

@@ -113,7 +113,10 @@ func (s *Server) releaseTranscoder(st *hub.Stream, tc *transcoder) {
 
 // feed writes the stream's AAC frames to ffmpeg as ADTS.
 func (tc *transcoder) feed(ctx context.Context, st *hub.Stream, w io.Writer) {
-	rd := st.Subscribe()
+	// Unbatched: audio reaches the encoder as it arrives, so the Opus
+	// leaves evenly and the browser's audio jitter buffer (which the video
+	// is lip-synced to) stays small.
+	rd := st.SubscribeUnbatched()
 	defer rd.Close()
 	var cfgFor *media.Tracks
 	var cfg mpeg4audio.AudioSpecificConfig

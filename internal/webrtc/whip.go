@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/media"
+	"github.com/huabian-live/huabian/internal/transcode"
 )
 
 // Authenticator resolves a stream key to the channel it publishes (the
@@ -38,6 +41,10 @@ type WHIPOptions struct {
 	Limiter Limiter // optional
 	// BasePath prefixes session resources (Location); default "/whip/".
 	BasePath string
+	// OpusToAAC is the ffmpeg binary that transcodes a publisher's Opus to
+	// AAC for FLV/RTMP viewers (one process per publish session); "" or
+	// "off" leaves them without audio (the FLV output carries no Opus).
+	OpusToAAC string
 }
 
 // whipSession is one WHIP publisher.
@@ -53,6 +60,10 @@ type whipSession struct {
 	video  *media.VideoTrack
 	audio  *media.AudioTrack
 	tracks *media.Tracks
+	// aac makes the AAC rendition of the Opus track for FLV/RTMP viewers;
+	// nil when off or failed.
+	aac *transcode.OpusToAAC
+	log *slog.Logger
 }
 
 func (ws *whipSession) close() {
@@ -170,7 +181,7 @@ func (s *Server) newWHIPSession(id, ip string, pub *hub.Publisher, offer string)
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	ws := &whipSession{id: id, ip: ip, pc: pc, pub: pub, cancel: cancel, start: time.Now(),
-		tracks: &media.Tracks{}}
+		tracks: &media.Tracks{}, log: s.log.With("channel", pub.Stream().Name(), "conn", id)}
 	fail := func(err error) (string, error) {
 		cancel()
 		_ = pc.Close()
@@ -199,7 +210,7 @@ func (s *Server) newWHIPSession(id, ip string, pub *hub.Publisher, offer string)
 		case pion.MimeTypeH264:
 			readers.Go(func() { ws.readH264(tr) })
 		case pion.MimeTypeOpus:
-			readers.Go(func() { ws.readOpus(tr) })
+			readers.Go(func() { ws.readOpus(ctx, tr, s.opts.WHIP.OpusToAAC) })
 		}
 	})
 	if err := answerOffer(pc, offer); err != nil {
@@ -350,7 +361,7 @@ func (ws *whipSession) writeH264(pts time.Duration, nalus [][]byte) {
 	}
 	cur := ws.tracks.Video
 	if sps != nil && pps != nil && (cur == nil || string(cur.SPS) != string(sps) || string(cur.PPS) != string(pps)) {
-		ws.tracks = &media.Tracks{Video: media.H264Track(sps, pps), Audio: ws.tracks.Audio}
+		ws.tracks = &media.Tracks{Video: media.H264Track(sps, pps), Audio: ws.tracks.Audio, FLVAudio: ws.tracks.FLVAudio}
 	}
 	key := h264.IsRandomAccess(au)
 	if ws.tracks.Video == nil || len(au) == 0 {
@@ -365,10 +376,19 @@ func (ws *whipSession) writeH264(pts time.Duration, nalus [][]byte) {
 	ws.pub.Write(&media.Frame{Tracks: ws.tracks, Video: true, Key: key, DTS: pts, PTS: pts, AU: au})
 }
 
-func (ws *whipSession) readOpus(tr *pion.TrackRemote) {
+func (ws *whipSession) readOpus(ctx context.Context, tr *pion.TrackRemote, ffmpeg string) {
 	clk := clock{rate: 48000}
+	audio := &media.AudioTrack{Codec: media.CodecOpus, SampleRate: 48000, ChannelCount: 2}
+	aac, aacTrack := ws.startAAC(ctx, ffmpeg, audio.ChannelCount)
+	if aac != nil {
+		defer aac.Close() // not under ws.mu: its emit takes ws.mu
+	}
 	ws.mu.Lock()
-	ws.tracks = &media.Tracks{Video: ws.tracks.Video, Audio: &media.AudioTrack{Codec: media.CodecOpus, SampleRate: 48000, ChannelCount: 2}}
+	ws.tracks = &media.Tracks{Video: ws.tracks.Video, Audio: audio}
+	if aac != nil {
+		ws.aac = aac
+		ws.tracks.FLVAudio = aacTrack
+	}
 	ws.mu.Unlock()
 	for {
 		p, _, err := tr.ReadRTP()
@@ -379,10 +399,56 @@ func (ws *whipSession) readOpus(tr *pion.TrackRemote) {
 			continue
 		}
 		pts := clk.pts(p.Timestamp, time.Since(ws.start))
+		au := append([]byte(nil), p.Payload...)
 		ws.mu.Lock()
-		ws.pub.Write(&media.Frame{Tracks: ws.tracks, Key: true, DTS: pts, PTS: pts, AU: [][]byte{append([]byte(nil), p.Payload...)}})
+		if ws.aac != nil && ws.aac.Failed() {
+			// FLV/RTMP viewers fall back to video only.
+			ws.aac = nil
+			ws.tracks = &media.Tracks{Video: ws.tracks.Video, Audio: ws.tracks.Audio}
+		}
+		ws.pub.Write(&media.Frame{Tracks: ws.tracks, Key: true, DTS: pts, PTS: pts, AU: [][]byte{au}})
+		if ws.aac != nil {
+			ws.aac.Write(pts, au) // the hub shares au read-only; so does ffmpeg's feed
+		}
 		ws.mu.Unlock()
 	}
+}
+
+// startAAC starts the Opus→AAC transcoder, or returns nil (logged) when it
+// is off or cannot start: FLV/RTMP viewers then get video only (FLV output
+// carries no Opus).
+func (ws *whipSession) startAAC(ctx context.Context, ffmpeg string, channels int) (*transcode.OpusToAAC, *media.AudioTrack) {
+	if ffmpeg == "" || ffmpeg == "off" {
+		return nil, nil
+	}
+	track, err := transcode.AACTrack(channels)
+	if err != nil {
+		ws.log.Warn("Opus→AAC transcoder not started", "err", err)
+		return nil, nil
+	}
+	path, err := exec.LookPath(ffmpeg)
+	if err != nil {
+		ws.log.Warn("ffmpeg not found: FLV/RTMP viewers get no audio", "err", err)
+		return nil, nil
+	}
+	aac, err := transcode.StartOpusToAAC(ctx, path, channels, ws.log, ws.writeAAC)
+	if err != nil {
+		ws.log.Warn("Opus→AAC transcoder not started: FLV/RTMP viewers get no audio", "err", err)
+		return nil, nil
+	}
+	ws.log.Info("Opus→AAC transcoder started")
+	return aac, track
+}
+
+// writeAAC writes one frame of the AAC rendition into the hub, serialised
+// with the session's other writes (the hub has a single writer).
+func (ws *whipSession) writeAAC(pts time.Duration, au []byte) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.aac == nil || ws.tracks.FLVAudio == nil {
+		return
+	}
+	ws.pub.Write(&media.Frame{Tracks: ws.tracks, FLVOnly: true, Key: true, DTS: pts, PTS: pts, AU: [][]byte{au}})
 }
 
 // splitAnnexB splits an Annex-B byte stream at start codes.

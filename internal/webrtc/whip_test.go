@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/huabian-live/huabian/internal/hub"
 	hmedia "github.com/huabian-live/huabian/internal/media"
+	"github.com/huabian-live/huabian/internal/play"
 )
 
 type keyAuth map[string]string
@@ -68,10 +70,10 @@ func whipPost(t *testing.T, url, key, body string) (*http.Response, string) {
 
 func TestWHIPPublishesIntoHub(t *testing.T) {
 	fx := encodeFixture(t, false, "opus")
-	h := hub.New(hub.HubOptions{})
+	h := hub.New(hub.HubOptions{Stream: hub.Options{Prepare: play.PrepareFrame}})
 	defer h.Close()
 	lim := &countLimiter{fails: map[string]int{}}
-	s, hs := newTestServer(t, h, Options{WHIP: WHIPOptions{Hub: h, Auth: keyAuth{"sk_secret": "demo"}, Limiter: lim}})
+	s, hs := newTestServer(t, h, Options{WHIP: WHIPOptions{Hub: h, Auth: keyAuth{"sk_secret": "demo"}, Limiter: lim, OpusToAAC: "ffmpeg"}})
 	defer func() { hs.Close(); _ = s.Close() }()
 
 	api := clientAPI(t)
@@ -155,11 +157,12 @@ func TestWHIPPublishesIntoHub(t *testing.T) {
 	})
 	defer func() { stop(); wg.Wait() }()
 
-	var video, keys, audio int
+	var video, keys, audio, aac int
+	var lastAAC time.Duration
 	var tracks *hmedia.Tracks
 	deadline, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for video < 75 || audio < 150 || keys < 2 {
+	for video < 75 || audio < 150 || keys < 2 || aac < 50 {
 		frames, err := rd.Next(deadline)
 		if err != nil {
 			t.Fatalf("after %d video (%d key), %d audio frames: %v", video, keys, audio, err)
@@ -173,7 +176,20 @@ func TestWHIPPublishesIntoHub(t *testing.T) {
 				if f.Key {
 					keys++
 				}
+			} else if f.FLVOnly {
+				// The AAC rendition of the Opus, once per stream, for FLV.
+				if aac > 0 && f.PTS <= lastAAC {
+					t.Fatalf("AAC frame %d at %v after %v", aac, f.PTS, lastAAC)
+				}
+				if len(f.FLVTag) == 0 {
+					t.Fatal("AAC rendition frame without an FLV tag")
+				}
+				aac++
+				lastAAC = f.PTS
 			} else {
+				if len(f.FLVTag) != 0 {
+					t.Fatal("Opus frame with an FLV tag although the stream has an AAC rendition")
+				}
 				audio++
 			}
 			tracks = f.Tracks
@@ -185,7 +201,10 @@ func TestWHIPPublishesIntoHub(t *testing.T) {
 	if tracks.Audio == nil || tracks.Audio.Codec != hmedia.CodecOpus {
 		t.Fatalf("audio track %+v", tracks.Audio)
 	}
-	t.Logf("hub received %d video frames (%d keyframes) and %d Opus frames", video, keys, audio)
+	if a := tracks.FLVAudio; a == nil || a.Codec != hmedia.CodecAAC || a.SampleRate != 48000 || a.ChannelCount != 2 {
+		t.Fatalf("FLV audio track %+v, want AAC 48 kHz stereo", a)
+	}
+	t.Logf("hub received %d video frames (%d keyframes), %d Opus frames and %d AAC frames", video, keys, audio, aac)
 
 	// A second publisher on the same channel is refused while this one is live.
 	if resp, _ := whipPost(t, hs.URL+"/whip", "sk_secret", sdpOffer); resp.StatusCode != http.StatusConflict {
@@ -202,4 +221,88 @@ func TestWHIPPublishesIntoHub(t *testing.T) {
 		t.Fatalf("DELETE: %d", dresp.StatusCode)
 	}
 	waitFor(t, "publisher gone", func() bool { return h.Stream("demo", false) == nil })
+}
+
+// When the Opus→AAC ffmpeg dies, the stream drops its FLV rendition (FLV
+// viewers fall back to video only) and everything else keeps flowing.
+func TestWHIPOpusToAACProcessDies(t *testing.T) {
+	fx := encodeFixture(t, false, "opus")
+	dies, err := exec.LookPath("false")
+	if err != nil {
+		t.Skip("no false(1)")
+	}
+	h := hub.New(hub.HubOptions{Stream: hub.Options{Prepare: play.PrepareFrame}})
+	defer h.Close()
+	s, hs := newTestServer(t, h, Options{WHIP: WHIPOptions{Hub: h, Auth: keyAuth{"sk_secret": "demo"}, OpusToAAC: dies}})
+	defer func() { hs.Close(); _ = s.Close() }()
+
+	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	at, err := pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(at, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-g
+	resp, answer := whipPost(t, hs.URL+"/whip", "sk_secret", pc.LocalDescription().SDP)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("WHIP POST: %d %s", resp.StatusCode, answer)
+	}
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	st := h.Stream("demo", false)
+	if st == nil {
+		t.Fatal("channel demo not live after WHIP POST")
+	}
+	rd := st.Subscribe()
+	defer rd.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+			_ = at.WriteSample(media.Sample{Data: fx.opus[i%len(fx.opus)], Duration: 20 * time.Millisecond})
+		}
+	})
+	defer func() { stop(); wg.Wait() }()
+
+	// Once the rendition is gone, Opus frames keep coming (50 of them) and
+	// no AAC frame follows.
+	deadline, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	after := 0
+	for after < 50 {
+		frames, err := rd.Next(deadline)
+		if err != nil {
+			t.Fatalf("%d Opus frames after the fallback: %v", after, err)
+		}
+		for _, f := range frames {
+			if f.FLVOnly {
+				t.Fatal("AAC frame from a transcoder that cannot run")
+			}
+			if f.Tracks.FLVAudio == nil && f.Tracks.Audio != nil && f.Tracks.Audio.Codec == hmedia.CodecOpus {
+				after++
+			}
+		}
+	}
 }

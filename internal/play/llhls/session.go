@@ -189,7 +189,7 @@ func (c *session) run(ctx context.Context) {
 			return
 		}
 		for _, f := range frames {
-			if f.Tracks == nil {
+			if f.Tracks == nil || f.FLVOnly { // FLV/RTMP's rendition of the audio
 				continue
 			}
 			if f.Tracks != tracks {
