@@ -90,7 +90,9 @@ func E2ELatency(ctx context.Context, o E2ELatencyOptions, out io.Writer) (E2ELat
 
 	warm := o.Warmup
 	if warm <= 0 {
-		warm = 2 * time.Second // let the server see the stream go live
+		// Let the server see the stream go live: as in Play, RTMP servers
+		// built on gortmplib probe a new publish for 2 s of media first.
+		warm = publishWarmup
 	}
 	if err := sleep(ctx, warm); err != nil {
 		cancel()
@@ -107,6 +109,7 @@ func E2ELatency(ctx context.Context, o E2ELatencyOptions, out io.Writer) (E2ELat
 	close(measureStarted)
 	rec.start = time.Now()
 	playErr := play(playCtx, o.Play, rec)
+	cutShort := playCtx.Err() != nil // before stopPlay, which sets it anyway
 	stopPlay()
 	cancel()
 	wg.Wait()
@@ -122,7 +125,7 @@ func E2ELatency(ctx context.Context, o E2ELatencyOptions, out io.Writer) (E2ELat
 	if pubErr != nil {
 		return rep, pubErr
 	}
-	if playErr != nil && playCtx.Err() == nil {
+	if playErr != nil && !cutShort {
 		return rep, fmt.Errorf("%s player: %w", playProto, playErr)
 	}
 	if rep.Latency.Count == 0 {

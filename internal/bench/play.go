@@ -16,7 +16,8 @@ import (
 // PlayOptions configure Play.
 type PlayOptions struct {
 	// URL picks the protocol: http(s)://…/NAME.flv is HTTP-FLV, ws(s)://… is
-	// WS-FLV, rtmp(s)://HOST/APP/NAME is RTMP play, …/index.m3u8 is LL-HLS.
+	// WS-FLV, rtmp(s)://HOST/APP/NAME is RTMP play, …/index.m3u8 is LL-HLS,
+	// …/whep is WebRTC (WHEP).
 	URL      string
 	Viewers  int           // concurrent viewers (≥ 1)
 	Duration time.Duration // run length; every viewer stops when it ends
@@ -75,9 +76,11 @@ func protocolOf(raw string) (string, playFunc, error) {
 			return "http-flv", playHTTPFLV, nil
 		case strings.HasSuffix(u.Path, ".m3u8"):
 			return "ll-hls", playLLHLS, nil
+		case strings.HasSuffix(u.Path, "/whep"):
+			return "whep", playWHEP, nil
 		}
 	}
-	return "", nil, fmt.Errorf("%s: want http(s)://…/NAME.flv, ws(s)://…, rtmp://… or …/index.m3u8", raw)
+	return "", nil, fmt.Errorf("%s: want http(s)://…/NAME.flv, ws(s)://…, rtmp://…, …/index.m3u8 or …/whep", raw)
 }
 
 // Play runs o.Viewers concurrent viewers of o.URL for o.Duration, prints

@@ -22,7 +22,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs := flag.NewFlagSet("bench play", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		var o bench.PlayOptions
-		fs.StringVar(&o.URL, "url", "", "stream URL (.flv, ws://, rtmp://, index.m3u8)")
+		fs.StringVar(&o.URL, "url", "", "stream URL (.flv, ws://, rtmp://, index.m3u8, …/NAME/whep)")
 		fs.IntVar(&o.Viewers, "n", 1, "concurrent viewers")
 		fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long each viewer watches")
 		fs.DurationVar(&o.Ramp, "ramp", 0, "spread connects over this long")
