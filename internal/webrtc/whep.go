@@ -37,6 +37,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/sdp/v3"
 	pion "github.com/pion/webrtc/v4"
 
@@ -51,6 +52,9 @@ const (
 	rtpMTU         = 1200
 	packetCacheLen = 1024 // frames whose RTP packets are kept for late readers
 )
+
+// nackHistory is how many sent packets each peer keeps for retransmission.
+const nackHistory = 256
 
 // Options configure the server. Zero values take the documented defaults.
 type Options struct {
@@ -183,7 +187,13 @@ func New(src func(name string) *hub.Stream, log *slog.Logger, opts Options) (*Se
 		return nil, fmt.Errorf("webrtc codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
+	// pion's defaults, except the NACK responder's history: each peer
+	// keeps its own copy of the packets it sent, 1024 by default (over a
+	// megabyte of video per viewer). 256 packets is about a second of a
+	// 2.5 Mbit/s stream, plenty to resend a loss on any link where
+	// sub-second playback makes sense.
+	if err := pion.RegisterDefaultInterceptorsWithOptions(me, ir,
+		pion.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("webrtc interceptors: %w", err)
 	}
