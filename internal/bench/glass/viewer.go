@@ -154,7 +154,8 @@ func (v *viewer) state() string {
 	ctx, cancel := context.WithTimeout(v.ctx, 5*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + ': ' + [...document.querySelectorAll('video')].map((v) =>
-		'video ' + v.videoWidth + 'x' + v.videoHeight + ' readyState ' + v.readyState + (v.paused ? ' paused' : '') + (v.error ? ' error ' + v.error.code : '')).join(', ')`))
+		'video ' + v.videoWidth + 'x' + v.videoHeight + ' readyState ' + v.readyState + (v.paused ? ' paused' : '') + (v.error ? ' error ' + v.error.code : '')).join(', ')
+		+ '; page text: ' + JSON.stringify((document.body ? document.body.innerText : '').trim().slice(0, 160))`))
 	if err != nil {
 		return "page state unavailable: " + err.Error()
 	}
