@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -203,6 +204,19 @@ func TestBrowserPlatform(t *testing.T) {
 	alice.open(s, "/c/demo")
 	alice.waitFor("video playing on the phone", `(() => { const v = document.querySelector('#player video'); return v && v.currentTime > 0.5 })()`, 30*time.Second)
 	alice.screenshot("watch-mobile")
+
+	// The encoder switches to B-frames (a new publish within the grace
+	// window): the dashboard warns the streamer that WebRTC cannot play it.
+	alice.do("desktop viewport", chromedp.EmulateReset())
+	alice.open(s, "/dashboard")
+	alice.waitFor("dashboard live, no B-frames warning", `document.querySelector('#panel-live').dataset.live === '1' && document.querySelector('#bframes-warning').hidden`, 20*time.Second)
+	pub.kill(t)
+	startProc(t, io.Discard, "ffmpeg",
+		"-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
+		"-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "30", "-pix_fmt", "yuv420p",
+		"-f", "flv", "rtmp://"+s.rtmpAddr+"/live/"+key)
+	alice.waitFor("B-frames warning shown", `!document.querySelector('#bframes-warning').hidden && document.querySelector('#bframes-warning').textContent.includes('B-frames')`, 30*time.Second)
 }
 
 // setupToken reads the one-time setup link from the server log.
