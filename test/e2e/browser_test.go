@@ -4,47 +4,24 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/huabian-live/huabian/internal/bench/glass"
 )
 
 // Browser tests drive Debian's chromium, headless, through the DevTools
 // protocol (chromedp). Each test gets a fresh user-data-dir; separate
 // browser contexts inside it stand for separate people (own cookies).
 
-// chromiumFlags are the switches every browser run uses: headless, no
-// sandbox (we run as root in CI), nothing that phones home, and autoplay
-// allowed so muted live video starts without a gesture.
-var chromiumFlags = []chromedp.ExecAllocatorOption{
-	chromedp.Flag("headless", true),
-	chromedp.Flag("no-sandbox", true),
-	chromedp.Flag("disable-gpu", true),
-	chromedp.Flag("disable-quic", true),
-	chromedp.Flag("no-first-run", true),
-	chromedp.Flag("no-default-browser-check", true),
-	chromedp.Flag("disable-background-networking", true),
-	chromedp.Flag("disable-component-update", true),
-	chromedp.Flag("disable-sync", true),
-	chromedp.Flag("disable-dev-shm-usage", true),
-	chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-	chromedp.Flag("mute-audio", true),
-	chromedp.WindowSize(1366, 900),
-}
-
-// chromiumPath finds the browser binary ("" if none).
-func chromiumPath() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+// chromiumPath finds the browser binary ("" if none); the flags it runs
+// with are the latency tool's (glass.BrowserFlags), so the tests see the
+// browser the figures were measured in.
+func chromiumPath() string { return glass.FindChromium() }
 
 // browser is one headless chromium process.
 type browser struct {
@@ -52,7 +29,7 @@ type browser struct {
 	cancel context.CancelFunc
 }
 
-// startBrowser starts chromium with a fresh profile and chromiumFlags plus
+// startBrowser starts chromium with a fresh profile and glass.BrowserFlags plus
 // extra; it is stopped when the test ends. The test is skipped when
 // chromium is missing.
 func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
@@ -64,7 +41,7 @@ func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser 
 	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(t.TempDir()),
-	}, chromiumFlags...)
+	}, glass.BrowserFlags...)
 	opts = append(opts, extra...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)

@@ -10,10 +10,11 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// browserFlags are the switches the viewer runs Chromium with: headless,
-// nothing that phones home, no sandbox (the tool may run as root), and
-// autoplay allowed so a muted live video starts without a gesture.
-var browserFlags = []chromedp.ExecAllocatorOption{
+// BrowserFlags are the switches Chromium runs with here and in the browser
+// tests: headless, nothing that phones home, no sandbox (the tool may run
+// as root), and autoplay allowed so a muted live video starts without a
+// gesture.
+var BrowserFlags = []chromedp.ExecAllocatorOption{
 	chromedp.Flag("headless", true),
 	chromedp.Flag("no-sandbox", true),
 	chromedp.Flag("disable-gpu", true),
@@ -109,7 +110,7 @@ func startViewer(ctx context.Context, chromium, userDataDir string) (*viewer, er
 	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(userDataDir),
-	}, browserFlags...)
+	}, BrowserFlags...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx, opts...)
 	tabCtx, tabCancel := chromedp.NewContext(allocCtx)
 	v := &viewer{ctx: tabCtx, cancel: func() { tabCancel(); allocCancel() }}
