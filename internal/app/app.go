@@ -23,6 +23,7 @@ import (
 	"github.com/huabian-live/huabian/internal/chat"
 	"github.com/huabian-live/huabian/internal/config"
 	"github.com/huabian-live/huabian/internal/httpapi"
+	"github.com/huabian-live/huabian/internal/httppark"
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/i18n"
 	"github.com/huabian-live/huabian/internal/observe"
@@ -114,13 +115,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	if viewerStats, err = stats.New(ctx, stats.Options{Store: st, Streams: h.List, Log: log}); err != nil {
 		return err
 	}
+	// LL-HLS requests that wait for a part are parked outside net/http
+	// (internal/httppark); the HTTP server below serves this listener
+	// beside its own to take their connections back.
+	park := httppark.NewListener(log)
+	defer park.Close() // also closed by the HTTP server's Shutdown
 	hls = llhls.New(func(name string) *hub.Stream { return h.Stream(name, true) }, llhls.Options{
 		SegmentDuration: cfg.HLS.SegmentDuration,
 		PartDuration:    cfg.HLS.PartDuration,
 		Log:             log,
 		Sessions:        viewerStats,
+		Park:            park,
 	})
 	metrics := observe.NewMetrics(liveSource{h: h, hls: hls})
+	metrics.RegisterParkedRequests(park.Parked)
 	flvServer := httpflv.New(func(name string) *hub.Stream { return h.Stream(name, false) }, metrics, log, httpflv.Options{Sessions: viewerStats})
 
 	chatService, err := chat.New(chat.Options{
@@ -285,6 +293,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	// After a parked LL-HLS request is answered, the viewer's next LL-HLS
+	// requests on that connection are read by the park listener and served
+	// by the same handler chain; anything else returns to srv.
+	park.Keep(handler, llhls.IsRequest)
+	park.IdleTimeout, park.ReadHeaderTimeout = srv.IdleTimeout, srv.ReadHeaderTimeout
 	// http.Server.Shutdown does not close hijacked connections: close the
 	// chat sockets when it starts.
 	srv.RegisterOnShutdown(func() { chatService.Close() })
@@ -326,11 +339,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 		log.Info("RTMPS listening", "addr", rtmpsLn.Addr().String())
 		g.Go(func() error { return rtmpsServer.Serve(gctx, rtmpsLn) })
 	}
+	// Decided once, before any Serve: Serve itself sets srv.TLSConfig (for
+	// HTTP/2) when it is nil, so it cannot be read afterwards.
+	httpTLS := srv.TLSConfig != nil
 	if httpLn != nil {
-		log.Info("HTTP listening", "addr", httpLn.Addr().String(), "tls", srv.TLSConfig != nil)
+		log.Info("HTTP listening", "addr", httpLn.Addr().String(), "tls", httpTLS)
 		g.Go(func() error {
 			serve := srv.Serve
-			if srv.TLSConfig != nil {
+			if httpTLS {
 				serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
 			}
 			if err := serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -338,6 +354,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 			}
 			return nil
 		})
+	}
+	if httpLn != nil && !httpTLS {
+		g.Go(func() error {
+			if err := srv.Serve(park); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http serve parked connections: %w", err)
+			}
+			return nil
+		})
+	} else {
+		park.Close() // requests over TLS are not parked (HTTP/2 multiplexes them)
 	}
 	if redirectSrv != nil {
 		log.Info("HTTP redirect to HTTPS listening", "addr", redirectLn.Addr().String())

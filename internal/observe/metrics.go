@@ -124,6 +124,16 @@ func NewMetrics(live LiveSource) *Metrics {
 	return m
 }
 
+// RegisterParkedRequests exports n as huabian_http_parked_requests: HTTP
+// requests waiting for their answer (LL-HLS blocking reloads and preload
+// hints) whose connections are parked outside net/http.
+func (m *Metrics) RegisterParkedRequests(n func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "huabian_http_parked_requests",
+		Help: "HTTP requests waiting for their answer with their connection parked (LL-HLS blocking requests).",
+	}, func() float64 { return float64(n()) }))
+}
+
 func protoIndex(p string) int {
 	for i, c := range connProtos {
 		if c == p {

@@ -331,7 +331,11 @@ func (s *Server) play(ctx context.Context, c net.Conn, pc *peekConn, sc *gortmpl
 			}
 		}
 	}()
-	stop := closeOn(readCtx, c, nil)
+	// Closing the connection when readCtx ends (server stopping, the
+	// player hanging up) unblocks a write stuck on a full socket. A context
+	// callback instead of closeOn's watcher goroutine: one goroutine less
+	// per player.
+	stop := context.AfterFunc(readCtx, func() { c.Close() })
 	defer func() {
 		c.Close()
 		stop()

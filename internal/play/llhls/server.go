@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/huabian-live/huabian/internal/httppark"
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/observe"
 )
@@ -80,6 +81,12 @@ type Options struct {
 	// (no playlist fetched for 10 s, the stream ended or the server stopped).
 	// Segment and part requests never call it.
 	Sessions ViewerSessions
+	// Park, when set, takes the connections of requests that must wait (a
+	// blocking playlist reload, a preload-hinted part) from net/http until
+	// their answer exists, instead of holding a goroutine and net/http's
+	// buffers for each; the http.Server must Serve it. Requests it cannot
+	// take (HTTP/2, TLS) wait as usual.
+	Park *httppark.Listener
 	// Log receives lifecycle lines; nil discards them.
 	Log *slog.Logger
 }
@@ -113,6 +120,11 @@ type Server struct {
 	started  atomic.Bool         // Run was called
 	mu       sync.Mutex          // guards sessions
 	sessions map[string]*session // by channel name; at most one per channel
+
+	// Goroutines answering parked requests (see resume).
+	resumeMu     sync.Mutex
+	resumeClosed bool // Run returned: resumes are no longer waited for
+	resumes      sync.WaitGroup
 }
 
 // New returns a server reading streams from src. Call Run to let it start
@@ -168,7 +180,11 @@ func (s *Server) Run(ctx context.Context) error {
 			wg.Go(func() { c.run(ctx) })
 		case <-ctx.Done():
 			close(s.stopping)
-			wg.Wait()
+			wg.Wait() // ending sessions wake their parked requests
+			s.resumeMu.Lock()
+			s.resumeClosed = true
+			s.resumeMu.Unlock()
+			s.resumes.Wait()
 			s.views.dropAll()
 			return nil
 		}
@@ -200,6 +216,11 @@ func (s *Server) BytesSent() uint64 { return s.bytesOut.Load() }
 // media playlists, init segments, segments and parts it references.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	s.serve(w, r)
+}
+
+// serve answers a request, first made or resumed after it was parked.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	cw := &countingWriter{ResponseWriter: w, n: &s.bytesOut}
 	cw.Header().Set("Access-Control-Allow-Origin", "*")
 
@@ -377,7 +398,12 @@ func (s *Server) serveMediaPlaylist(w *countingWriter, r *http.Request, c *sessi
 		tooManyWaiting(w)
 		return nil
 	}
-	defer release()
+	parked := false
+	defer func() {
+		if !parked { // a parked request releases when it resumes
+			release()
+		}
+	}()
 	in, e, err := c.await(r.Context(), s.readyWait, isReady)
 	if err != nil {
 		return s.waitFailed(w, c, err, "stream starting: no segment yet")
@@ -393,11 +419,16 @@ func (s *Server) serveMediaPlaylist(w *countingWriter, r *http.Request, c *sessi
 				return nil
 			}
 			cur := in
-			in, e, err = c.await(r.Context(), time.Until(deadline), func(i *instance, e edge) bool {
+			ready := func(i *instance, e edge) bool {
 				return e.ready && (i != cur || e.has(msn, part, hasPart))
-			})
+			}
+			const timeoutMsg = "timed out waiting for the requested segment or part"
+			if parked = s.park(w, r, c, time.Until(deadline), ready, release, timeoutMsg); parked {
+				return nil
+			}
+			in, e, err = c.await(r.Context(), time.Until(deadline), ready)
 			if err != nil {
-				return s.waitFailed(w, c, err, "timed out waiting for the requested segment or part")
+				return s.waitFailed(w, c, err, timeoutMsg)
 			}
 		}
 	}
@@ -435,14 +466,17 @@ func (s *Server) serveMedia(w *countingWriter, r *http.Request, c *session, file
 			tooManyWaiting(w)
 			return nil
 		}
-		defer release()
 		cur := in
+		complete := func(i *instance, e edge) bool { return i != cur || e.nextPartID > id }
+		const timeoutMsg = "timed out waiting for the part"
+		if s.park(w, r, c, e.blockTimeout(), complete, release, timeoutMsg) {
+			return nil
+		}
+		defer release()
 		var err error
-		in, _, err = c.await(r.Context(), e.blockTimeout(), func(i *instance, e edge) bool {
-			return i != cur || e.nextPartID > id
-		})
+		in, _, err = c.await(r.Context(), e.blockTimeout(), complete)
 		if err != nil {
-			return s.waitFailed(w, c, err, "timed out waiting for the part")
+			return s.waitFailed(w, c, err, timeoutMsg)
 		}
 		if in != cur { // muxer restarted: the part will never exist
 			httpError(w, http.StatusNotFound, "not found")
@@ -456,6 +490,47 @@ func (s *Server) serveMedia(w *countingWriter, r *http.Request, c *session, file
 	}
 	in.forward(w, r, file, r.URL.RawQuery, nil)
 	return nil
+}
+
+// park puts r aside (see Options.Park) until ok holds, for at most d, and
+// reports whether it did; if not, nothing happened and the caller waits as
+// usual. A parked request is answered by serving it again from the start
+// once ok holds or c ends (it then finds what it waited for, or the reason
+// it never comes), or with a 503 timeoutMsg after d. release runs when it
+// resumes.
+func (s *Server) park(w http.ResponseWriter, r *http.Request, c *session, d time.Duration, ok func(*instance, edge) bool, release func(), timeoutMsg string) bool {
+	p, parked := s.opts.Park.Park(w, r)
+	if !parked {
+		return false
+	}
+	c.awaitAsync(d, ok, func(err error) {
+		release()
+		p.Respond(func(w http.ResponseWriter, r *http.Request) {
+			if errors.Is(err, errWaitTimeout) {
+				retryLater(&countingWriter{ResponseWriter: w, n: &s.bytesOut}, timeoutMsg)
+				return
+			}
+			s.serve(w, r)
+		})
+	})
+	return true
+}
+
+// resume runs f, the answer to a parked request, in a goroutine of its own
+// that Run waits for.
+func (s *Server) resume(f func()) {
+	s.resumeMu.Lock()
+	tracked := !s.resumeClosed
+	if tracked {
+		s.resumes.Add(1)
+	}
+	s.resumeMu.Unlock()
+	go func() {
+		if tracked {
+			defer s.resumes.Done()
+		}
+		f()
+	}()
 }
 
 // waitFailed answers a wait that did not succeed.
@@ -476,6 +551,20 @@ func (s *Server) waitFailed(w http.ResponseWriter, c *session, err error, timeou
 		retryLater(w, "request canceled")
 	}
 	return nil
+}
+
+// IsRequest reports whether a request line's method and target (origin
+// form, as sent) are an LL-HLS request this package answers: GET or HEAD of
+// /live/NAME/FILE with FILE a playlist (.m3u8) or an init segment, segment
+// or part (.mp4). httppark.Listener.Keep uses it to go on serving a
+// viewer's connection after a parked request.
+func IsRequest(method, target string) bool {
+	if method != http.MethodGet && method != http.MethodHead {
+		return false
+	}
+	path, _, _ := strings.Cut(target, "?")
+	_, file, ok := splitPath(path)
+	return ok && (strings.HasSuffix(file, ".m3u8") || strings.HasSuffix(file, ".mp4"))
 }
 
 // splitPath parses /live/NAME/FILE. NAME is [a-z0-9_-]{1,32}; FILE is

@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 	"go.uber.org/goleak"
 
+	"github.com/huabian-live/huabian/internal/httppark"
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/media"
 )
@@ -42,6 +43,11 @@ func newEnv(t *testing.T, opts Options, tune func(*Server)) *env {
 	if opts.Log == nil && os.Getenv("LLHLS_TEST_LOG") != "" {
 		opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	// Requests that wait are parked, as in the product (unless the test
+	// passes its own listener or NoPark).
+	if opts.Park == nil && !noPark {
+		opts.Park = httppark.NewListener(nil)
+	}
 	e.srv = New(func(n string) *hub.Stream { return e.hub.Stream(n, true) }, opts)
 	if tune != nil {
 		tune(e.srv)
@@ -50,17 +56,39 @@ func newEnv(t *testing.T, opts Options, tune func(*Server)) *env {
 	runErr := make(chan error, 1)
 	go func() { runErr <- e.srv.Run(ctx) }()
 	e.ts = httptest.NewServer(e.srv)
+	parkDone := make(chan struct{})
+	if opts.Park != nil {
+		opts.Park.Keep(e.srv, IsRequest)
+		go func() { defer close(parkDone); _ = e.ts.Config.Serve(opts.Park) }()
+	} else {
+		close(parkDone)
+	}
 	t.Cleanup(func() {
-		e.ts.Close()
+		// The stream ends first: parked requests are answered; closing the
+		// park listener then ends the connections it kept.
 		e.hub.Close()
 		e.wg.Wait()
+		if opts.Park != nil {
+			opts.Park.Close()
+		}
 		cancel()
 		if err := <-runErr; err != nil {
 			t.Errorf("Run: %v", err)
 		}
+		if opts.Park != nil {
+			if n := opts.Park.Parked(); n != 0 {
+				t.Errorf("%d requests still parked after Run returned", n)
+			}
+		}
+		<-parkDone
+		e.ts.Close()
 	})
 	return e
 }
+
+// noPark, set by a test before newEnv, makes requests wait the way net/http
+// holds them.
+var noPark bool
 
 // startPublish publishes the fixture on channel name until the test ends or
 // stop is called.

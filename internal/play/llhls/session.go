@@ -42,6 +42,16 @@ type session struct {
 	unplayable string    // why cur is nil although frames arrive ("" otherwise)
 	changed    chan struct{}
 	finished   bool
+	// parked are the waits of parked requests (awaitAsync): no goroutine
+	// waits for them; every change checks them instead.
+	parked map[*parkedWait]struct{}
+}
+
+// parkedWait is the wait of one parked request.
+type parkedWait struct {
+	ok    func(*instance, edge) bool
+	wake  func(error)
+	timer *time.Timer
 }
 
 func newSession(s *Server, name string, stream *hub.Stream) *session {
@@ -92,6 +102,54 @@ func (c *session) finish() {
 func (c *session) broadcastLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
+	for pw := range c.parked {
+		if err, done := c.outcomeLocked(pw.ok); done {
+			delete(c.parked, pw)
+			pw.timer.Stop()
+			c.srv.resume(func() { pw.wake(err) })
+		}
+	}
+}
+
+// outcomeLocked is what a wait for ok gets now, if it is over: nil once ok
+// holds, or why it never will (see await).
+func (c *session) outcomeLocked(ok func(*instance, edge) bool) (err error, done bool) {
+	switch {
+	case c.finished:
+		return errSessionEnded, true
+	case c.cur != nil && ok(c.cur, c.cur.edge):
+		return nil, true
+	case c.cur == nil && c.unplayable != "":
+		return unplayableError(c.unplayable), true
+	}
+	return nil, false
+}
+
+// awaitAsync is await without a waiting goroutine: wake is called once, in
+// a goroutine of its own, with await's error (nil once ok holds), at the
+// latest after d.
+func (c *session) awaitAsync(d time.Duration, ok func(*instance, edge) bool, wake func(error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err, done := c.outcomeLocked(ok); done {
+		c.srv.resume(func() { wake(err) })
+		return
+	}
+	pw := &parkedWait{ok: ok, wake: wake}
+	if c.parked == nil {
+		c.parked = map[*parkedWait]struct{}{}
+	}
+	c.parked[pw] = struct{}{}
+	// The timer's func takes mu, which is held until pw.timer is set.
+	pw.timer = time.AfterFunc(max(d, 0), func() {
+		c.mu.Lock()
+		_, still := c.parked[pw]
+		delete(c.parked, pw)
+		c.mu.Unlock()
+		if still {
+			c.srv.resume(func() { wake(errWaitTimeout) })
+		}
+	})
 }
 
 // current returns the serving instance and its edge (nil before one exists).
