@@ -323,9 +323,11 @@ func (l *Listener) serve(rw *responseWriter, serve func(http.ResponseWriter, *ht
 	return true
 }
 
-// readers recycles the read buffers of kept connections: a connection
-// holds one only while a request is being read or answered.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+// readers recycles the read buffers of kept connections. 1 KiB holds a
+// player's request line and most of its header (longer header lines are
+// read in pieces; a longer request line goes to net/http); net/http's
+// 4 KiB would hold 4 MiB at 1000 viewers, all of whom are woken by one part.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<10) }}
 
 // serveConn serves the requests that follow an answer on conn, as long as
 // Keep wants them, and hands conn back to the http.Server at the first

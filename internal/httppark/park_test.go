@@ -462,6 +462,11 @@ func TestKeep(t *testing.T) {
 	if !r.reused || r.body != "plain /kept/2" || r.res.Header.Get("X-Served-By") != "park" || r.res.Header.Get("X-Before") != "kept" {
 		t.Fatalf("kept request: reused %v body %q header %v", r.reused, r.body, r.res.Header)
 	}
+	// Header lines longer than the Listener's read buffer are fine.
+	long := wait(t, do(c, http.MethodGet, s.url+"/kept/long", http.Header{"Cookie": {"a=" + strings.Repeat("b", 3000)}}))
+	if long.body != "plain /kept/long" || long.res.Header.Get("X-Served-By") != "park" {
+		t.Fatalf("kept request with a long header: %q served by %q", long.body, long.res.Header.Get("X-Served-By"))
+	}
 	// A kept request that must wait parks again, without net/http.
 	again := do(c, http.MethodGet, s.url+"/park/3", nil)
 	p := s.nextParked()
