@@ -192,7 +192,7 @@ func TestParkRespondAndKeepAlive(t *testing.T) {
 	}
 	third := do(c, http.MethodGet, s.url+"/park/b", nil)
 	s.nextParked().Respond(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "held ")   // no Content-Length: held, then sent with one
+		io.WriteString(w, "held ")    // no Content-Length: held, then sent with one
 		io.WriteString(w, "and sent") // in one piece
 	})
 	r = wait(t, third)
