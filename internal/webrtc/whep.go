@@ -187,17 +187,22 @@ func New(src func(name string) *hub.Stream, log *slog.Logger, opts Options) (*Se
 		return nil, fmt.Errorf("webrtc codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	// pion's defaults, except the NACK responder's history: each peer
-	// keeps its own copy of the packets it sent, 1024 by default (over a
-	// megabyte of video per viewer). 256 packets is about a second of a
-	// 2.5 Mbit/s stream, plenty to resend a loss on any link where
-	// sub-second playback makes sense.
+	// pion's defaults, except the NACK responder's history. 256 packets
+	// (pion keeps 1024) is about a second of a 2.5 Mbit/s stream, plenty to
+	// resend a loss on any link where sub-second playback makes sense. And
+	// it keeps the packets without copying them: their payloads are the
+	// feed's, shared by every viewer and never modified, and
+	// retainHeaders gives each packet a header of its own. A copy was
+	// ~1.5 KiB per packet per viewer (pion's buffers are MTU-sized).
 	if err := pion.RegisterDefaultInterceptorsWithOptions(me, ir,
-		pion.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
+		pion.WithNackResponderOptions(nack.ResponderSize(nackHistory), nack.DisableCopy())); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("webrtc interceptors: %w", err)
 	}
 	ir.Add(keyRequestFactory{m: m})
+	// Registered last, so it is the first on the way out: the headers it
+	// copies are what the NACK responder keeps.
+	ir.Add(retainHeadersFactory{})
 	mux := pion.NewICEUDPMux(nil, conn)
 	se := pion.SettingEngine{}
 	se.SetICEUDPMux(mux)
