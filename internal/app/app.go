@@ -265,7 +265,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 	}
 
 	newRTMP := func(tls bool) *rtmp.Server {
-		return rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout, Sessions: viewerStats, TLS: tls})
+		return rtmp.New(h, authenticator{channels}, limiter, metrics, log, rtmp.Options{IdleTimeout: cfg.Live.IdleTimeout, Sessions: viewerStats, TLS: tls, OpusToAAC: opusToAAC(cfg.WebRTC)})
 	}
 	rtmpServer := newRTMP(false)
 	var srtServer *srt.Server
@@ -275,6 +275,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners)
 			Passphrase:  cfg.SRT.Passphrase,
 			IdleTimeout: cfg.Live.IdleTimeout,
 			Sessions:    viewerStats,
+			OpusToAAC:   opusToAAC(cfg.WebRTC),
 		})
 		if err := srtServer.Listen(cfg.SRT.Listen); err != nil {
 			closeListeners(httpLn, rtmpLn, rtmpsLn, redirectLn)

@@ -215,10 +215,11 @@ type WebRTC struct {
 	// viewers (one process per stream, only while it has WebRTC viewers);
 	// "off" plays AAC streams as video only over WebRTC. Default "ffmpeg".
 	FFmpeg string `yaml:"ffmpeg"`
-	// OpusToAAC transcodes the Opus audio of WHIP publishers to AAC-LC
-	// (128 kb/s, 48 kHz) with the ffmpeg above, one process per publish
-	// session, for HTTP-FLV/WS-FLV/RTMP viewers; false (or ffmpeg "off")
-	// plays WHIP streams to them as video only. Default true.
+	// OpusToAAC transcodes the Opus audio of a publish (WHIP, SRT or
+	// Enhanced RTMP) to AAC-LC (128 kb/s, 48 kHz) with the ffmpeg above,
+	// one process per publish session, for HTTP-FLV/WS-FLV/RTMP viewers;
+	// false (or ffmpeg "off") plays Opus streams to them as video only.
+	// Default true.
 	OpusToAAC bool `yaml:"opus_to_aac"`
 }
 

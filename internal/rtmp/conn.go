@@ -18,6 +18,7 @@ import (
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/media"
 	"github.com/huabian-live/huabian/internal/play"
+	"github.com/huabian-live/huabian/internal/transcode"
 )
 
 // peekConn remembers the first byte the client sent: 0x03 is plain RTMP,
@@ -228,7 +229,11 @@ func (s *Server) publish(ctx context.Context, c net.Conn, sc *gortmplib.ServerCo
 	s.metrics.Publishes.Inc()
 	log.Info("publish started")
 
-	in := &ingest{pub: pub, metrics: s.metrics, log: log}
+	// An Opus publish (Enhanced RTMP) gets an AAC rendition for FLV/RTMP
+	// players. Closed before the publisher (defers run in reverse).
+	rend := transcode.NewAACRendition(ctx, pub, s.opts.OpusToAAC, log)
+	defer rend.Close()
+	in := &ingest{out: rend, metrics: s.metrics, log: log}
 	_ = c.SetDeadline(time.Now().Add(s.opts.IdleTimeout))
 	if err := sc.AcceptAction(); err != nil {
 		s.protocolError(log, "publish", err)

@@ -12,14 +12,14 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
-	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/media"
 	"github.com/huabian-live/huabian/internal/observe"
+	"github.com/huabian-live/huabian/internal/transcode"
 )
 
 // ingest turns gortmplib's demuxed access units into media.Frames.
 type ingest struct {
-	pub     *hub.Publisher
+	out     transcode.FrameWriter // the hub publisher, or an AAC rendition in front of it
 	metrics *observe.Metrics
 	log     *slog.Logger
 
@@ -193,5 +193,5 @@ func (in *ingest) onOpus(pts time.Duration, pkt []byte) {
 
 func (in *ingest) write(f *media.Frame) {
 	in.metrics.BytesIn.Add(float64(f.Size()))
-	in.pub.Write(f)
+	in.out.Write(f)
 }

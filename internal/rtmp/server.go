@@ -71,6 +71,10 @@ type Options struct {
 	// the play URL, the client's IP address and an empty User-Agent; the
 	// func it returns is called once when the player leaves.
 	Sessions ViewerSessions
+	// OpusToAAC is the ffmpeg binary that re-encodes an Opus publish's
+	// audio to AAC once per stream, so that FLV/RTMP players hear it
+	// (internal/transcode); "" or "off" leaves them with video only.
+	OpusToAAC string
 }
 
 // Server accepts RTMP connections.

@@ -20,6 +20,7 @@ import (
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/media"
 	"github.com/huabian-live/huabian/internal/observe"
+	"github.com/huabian-live/huabian/internal/transcode"
 )
 
 // probeBytes bounds what a publisher may send before its MPEG-TS tables are
@@ -87,7 +88,11 @@ func (s *Server) publish(ctx context.Context, req gosrt.ConnRequest, key string,
 	defer idle.Stop()
 	cr := &countingReader{r: conn, idle: idle, idleTimeout: s.opts.IdleTimeout, limit: probeBytes}
 
-	in := &ingest{pub: pub, metrics: s.metrics, log: log, cr: cr}
+	// An Opus publish gets an AAC rendition for FLV/RTMP players. Closed
+	// before the publisher (defers run in reverse).
+	rend := transcode.NewAACRendition(ctx, pub, s.opts.OpusToAAC, log)
+	defer rend.Close()
+	in := &ingest{out: rend, metrics: s.metrics, log: log, cr: cr}
 	r := &mpegts.Reader{R: cr}
 	err = r.Initialize()
 	if err == nil {
@@ -150,7 +155,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // those of RTMP ingest: parameter sets travel in the Tracks (not in the
 // AUs), AUs carry no access unit delimiters, and timestamps start near zero.
 type ingest struct {
-	pub     *hub.Publisher
+	out     transcode.FrameWriter // the hub publisher, or an AAC rendition in front of it
 	metrics *observe.Metrics
 	log     *slog.Logger
 	cr      *countingReader
@@ -362,5 +367,5 @@ func (in *ingest) write(f *media.Frame) {
 	}
 	f.Tracks = in.tracks
 	in.metrics.BytesIn.Add(float64(f.Size()))
-	in.pub.Write(f)
+	in.out.Write(f)
 }

@@ -83,6 +83,10 @@ type Options struct {
 	// the channel, ProtoSRT, an empty vid, the client's IP address and an
 	// empty User-Agent; the func it returns is called when the reader leaves.
 	Sessions ViewerSessions
+	// OpusToAAC is the ffmpeg binary that re-encodes an Opus publish's
+	// audio to AAC once per stream, so that FLV/RTMP players hear it
+	// (internal/transcode); "" or "off" leaves them with video only.
+	OpusToAAC string
 }
 
 // Server accepts SRT callers.
