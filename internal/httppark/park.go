@@ -407,6 +407,20 @@ func (l *Listener) serveConn(conn net.Conn) {
 	}
 }
 
+// printable reports whether b is non-empty visible ASCII (no space or
+// control character), as a request line's method and target must be.
+func printable(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // checkRequest makes the checks net/http's server makes after parsing a
 // request: a valid Host on HTTP/1.1, valid header names and values.
 func checkRequest(r *http.Request) error {
@@ -454,7 +468,7 @@ func peekRequestLine(br *bufio.Reader) (method, target string, ok bool) {
 			line := bytes.TrimSuffix(b[:i], []byte{'\r'})
 			m, rest, ok1 := bytes.Cut(line, []byte{' '})
 			t, proto, ok2 := bytes.Cut(rest, []byte{' '})
-			if !ok1 || !ok2 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) {
+			if !ok1 || !ok2 || !printable(m) || !printable(t) || !bytes.HasPrefix(proto, []byte("HTTP/1.")) {
 				return "", "", false
 			}
 			switch string(m) { // no allocation for the common methods

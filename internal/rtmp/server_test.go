@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 	"go.uber.org/goleak"
 
 	"github.com/huabian-live/huabian/internal/hub"
@@ -49,9 +51,14 @@ func (l *countingLimiter) Fail(string)       { l.mu.Lock(); defer l.mu.Unlock();
 
 func startServer(t *testing.T) (*hub.Hub, string, *observe.Metrics) {
 	t.Helper()
+	return startServerWith(t, Options{HandshakeTimeout: 2 * time.Second})
+}
+
+func startServerWith(t *testing.T, opts Options) (*hub.Hub, string, *observe.Metrics) {
+	t.Helper()
 	h := hub.New(hub.HubOptions{Stream: hub.Options{Prepare: play.PrepareFrame}})
 	m := observe.NewMetrics(nil)
-	s := New(h, fakeAuth{}, &countingLimiter{}, m, slog.New(slog.DiscardHandler), Options{HandshakeTimeout: 2 * time.Second})
+	s := New(h, fakeAuth{}, &countingLimiter{}, m, slog.New(slog.DiscardHandler), opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -314,4 +321,79 @@ func playReader(t *testing.T, addr, name string) *gortmplib.Reader {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// An Enhanced RTMP publish with Opus audio: players get the video and an AAC
+// rendition made by ffmpeg once for the stream (RTMP cannot carry Opus to
+// ordinary players).
+func TestEnhancedRTMPOpusPlaysAAC(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	h, addr, _ := startServerWith(t, Options{HandshakeTimeout: 2 * time.Second, OpusToAAC: "ffmpeg"})
+	pub, err := dial(t, "rtmp://"+addr+"/live/sk_good", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	video := &gortmplib.Track{Codec: &codecs.H264{SPS: testSPS, PPS: testPPS}}
+	audio := &gortmplib.Track{Codec: &codecs.Opus{IDHeader: &opus.IDHeader{Version: 1, ChannelCount: 2, PreSkip: 312, InputSampleRate: 48000}}}
+	w := &gortmplib.Writer{Conn: pub, Tracks: []*gortmplib.Track{video, audio}}
+	if err := w.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for i := 0; i < 1500; i++ { // 30 s at most
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			d := time.Duration(i) * 20 * time.Millisecond
+			// A 20 ms CELT frame (TOC 0xfc: fullband, stereo, one frame).
+			if err := w.WriteOpus(audio, d, []byte{0xfc, 0xff, 0xfe}); err != nil {
+				return
+			}
+			if i%2 == 0 {
+				au := [][]byte{testNonIDR}
+				if i%50 == 0 {
+					au = [][]byte{testIDR}
+				}
+				if err := w.WriteH264(video, d, d, au); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	if tr := waitLive(t, h, "demo"); tr.Audio == nil || tr.Audio.Codec != media.CodecOpus {
+		t.Fatalf("ingest tracks %+v", tr)
+	}
+	r := playReader(t, addr, "demo")
+	var aac *gortmplib.Track
+	for _, tr := range r.Tracks() {
+		if _, ok := tr.Codec.(*codecs.MPEG4Audio); ok {
+			aac = tr
+		}
+	}
+	if aac == nil {
+		t.Fatalf("player tracks %v: no AAC", r.Tracks())
+	}
+	got := 0
+	r.OnDataMPEG4Audio(aac, func(_ time.Duration, au []byte) { got++ })
+	for _, tr := range r.Tracks() {
+		if _, ok := tr.Codec.(*codecs.H264); ok {
+			r.OnDataH264(tr, func(_, _ time.Duration, _ [][]byte) {})
+		}
+	}
+	for got < 20 {
+		if err := r.Read(); err != nil {
+			t.Fatalf("read after %d AAC frames: %v", got, err)
+		}
+	}
 }
