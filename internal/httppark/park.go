@@ -217,11 +217,18 @@ func (l *Listener) Park(w http.ResponseWriter, r *http.Request) (*Request, bool)
 	if pc, ok := conn.(*prefixConn); ok && len(pc.pending) == 0 {
 		conn = pc.Conn // parked before; its early bytes were all read
 	}
-	if n := brw.Reader.Buffered(); n > 0 {
-		// The client sent its next request already (pipelining): keep those
-		// bytes for the server to read after the answer.
-		b, _ := brw.Reader.Peek(n)
-		conn = &prefixConn{Conn: conn, pending: bytes.Clone(b)}
+	return l.park(conn, brw.Reader, r, header), true
+}
+
+// park records a parked request on conn. Bytes the client sent after it
+// (pipelining), read ahead into br, are kept for whoever reads the
+// connection after the answer.
+func (l *Listener) park(conn net.Conn, br *bufio.Reader, r *http.Request, header http.Header) *Request {
+	if br != nil {
+		if n := br.Buffered(); n > 0 {
+			b, _ := br.Peek(n)
+			conn = &prefixConn{Conn: conn, pending: bytes.Clone(b)}
+		}
 	}
 	l.parked.Add(1)
 	return &Request{
@@ -229,7 +236,7 @@ func (l *Listener) Park(w http.ResponseWriter, r *http.Request) (*Request, bool)
 		conn:   conn,
 		req:    r.WithContext(context.WithoutCancel(r.Context())),
 		header: header,
-	}, true
+	}
 }
 
 // parkOwn parks a request read by the Listener (or a parked one being
@@ -239,20 +246,7 @@ func (l *Listener) parkOwn(rw *responseWriter, r *http.Request) (*Request, bool)
 		return nil, false
 	}
 	rw.parked = true
-	conn := rw.conn
-	if rw.br != nil {
-		if n := rw.br.Buffered(); n > 0 {
-			b, _ := rw.br.Peek(n)
-			conn = &prefixConn{Conn: conn, pending: bytes.Clone(b)}
-		}
-	}
-	l.parked.Add(1)
-	return &Request{
-		l:      l,
-		conn:   conn,
-		req:    r.WithContext(context.WithoutCancel(r.Context())),
-		header: rw.header,
-	}, true
+	return l.park(rw.conn, rw.br, r, rw.header), true
 }
 
 // ownWriter finds a responseWriter of this package under w's wrappers.

@@ -514,26 +514,7 @@ func TestKeepPipelinedAndLimits(t *testing.T) {
 		}
 	})
 
-	// answered parks a request on a new connection and answers it, leaving
-	// the connection with the Listener.
-	answered := func(t *testing.T) (net.Conn, *bufio.Reader) {
-		conn, err := net.Dial("tcp", host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		fmt.Fprintf(conn, "GET /park/x HTTP/1.1\r\nHost: h\r\n\r\n")
-		respondAsync(responders, s.nextParked(), "x")
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		br := bufio.NewReader(conn)
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		return conn, br
-	}
+	answered := func(t *testing.T) (net.Conn, *bufio.Reader) { return answeredConn(t, s, responders) }
 
 	t.Run("header too large", func(t *testing.T) {
 		conn, br := answered(t)
@@ -575,11 +556,21 @@ func TestKeepPipelinedAndLimits(t *testing.T) {
 func TestKeepIdleTimeout(t *testing.T) {
 	s, responders := keptServer(t)
 	s.park.IdleTimeout = 100 * time.Millisecond
+	_, br := answeredConn(t, s, responders)
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the idle timeout: %v, want EOF", err)
+	}
+}
+
+// answeredConn parks a request on a new connection to s and answers it,
+// leaving the connection with the Listener.
+func answeredConn(t *testing.T, s *server, responders *sync.WaitGroup) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	fmt.Fprintf(conn, "GET /park/x HTTP/1.1\r\nHost: h\r\n\r\n")
 	respondAsync(responders, s.nextParked(), "x")
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -590,9 +581,7 @@ func TestKeepIdleTimeout(t *testing.T) {
 	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
-	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
-		t.Fatalf("after the idle timeout: %v, want EOF", err)
-	}
+	return conn, br
 }
 
 func waitIdle(t *testing.T, l *Listener, n int) {

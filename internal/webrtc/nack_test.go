@@ -3,12 +3,10 @@ package webrtc
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	pion "github.com/pion/webrtc/v4"
 
@@ -35,17 +33,8 @@ func TestWHEPRetransmitsNackedPacket(t *testing.T) {
 
 	// A client without interceptors and without SRTP replay protection, so
 	// that it can ask for a packet it has seen and recognise the resend.
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	se := pion.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.DisableSRTPReplayProtection(true)
-	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
+	api := clientAPI(t, func(se *pion.SettingEngine) { se.DisableSRTPReplayProtection(true) })
+	pc, err := api.NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}

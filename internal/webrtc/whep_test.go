@@ -244,7 +244,9 @@ func newTestServer(t *testing.T, h *hub.Hub, opts Options) (*Server, *httptest.S
 	return s, hs
 }
 
-func clientAPI(t *testing.T) *pion.API {
+// clientAPI is a pion API for test viewers on loopback UDP, without
+// interceptors; tweaks adjust its settings.
+func clientAPI(t *testing.T, tweaks ...func(*pion.SettingEngine)) *pion.API {
 	t.Helper()
 	me := &pion.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -255,6 +257,9 @@ func clientAPI(t *testing.T) *pion.API {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
+	for _, tweak := range tweaks {
+		tweak(&se)
+	}
 	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se))
 }
 
