@@ -20,7 +20,13 @@ import (
 // whepAPI is the pion API shared by all WHEP viewers of a process: one
 // media engine and setting engine, built once, instead of one per peer.
 // Each peer still has its own UDP socket.
-var whepAPI = sync.OnceValues(func() (*pion.API, error) {
+var whepAPI = sync.OnceValues(func() (*pion.API, error) { return newViewerAPI(false) })
+
+// loopbackAPI is whepAPI restricted to loopback interfaces, for servers on
+// 127.0.0.1: gathering then skips the other interfaces.
+var loopbackAPI = sync.OnceValues(func() (*pion.API, error) { return newViewerAPI(true) })
+
+func newViewerAPI(loopbackOnly bool) (*pion.API, error) {
 	me := &pion.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("whep codecs: %w", err)
@@ -31,23 +37,11 @@ var whepAPI = sync.OnceValues(func() (*pion.API, error) {
 	// Loopback candidates are included so that a server on 127.0.0.1 is
 	// reachable; pion only pairs them with loopback remote candidates.
 	se.SetIncludeLoopbackCandidate(true)
-	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)), nil
-})
-
-// loopbackAPI is whepAPI restricted to loopback interfaces, for servers on
-// 127.0.0.1: gathering then skips the other interfaces.
-var loopbackAPI = sync.OnceValues(func() (*pion.API, error) {
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("whep codecs: %w", err)
+	if loopbackOnly {
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
-	se := pion.SettingEngine{}
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)), nil
-})
+}
 
 // apiFor picks the shared API for a WHEP URL.
 func apiFor(raw string) (*pion.API, error) {

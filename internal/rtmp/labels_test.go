@@ -23,6 +23,7 @@ import (
 	"github.com/huabian-live/huabian/internal/media"
 	"github.com/huabian-live/huabian/internal/observe"
 	"github.com/huabian-live/huabian/internal/play"
+	"github.com/huabian-live/huabian/internal/testkit"
 )
 
 // selfSigned returns a throwaway certificate for 127.0.0.1.
@@ -44,31 +45,6 @@ func selfSigned(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// gauge reads one series of the registry (0 when absent).
-func gauge(t *testing.T, m *observe.Metrics, name, label, value string) float64 {
-	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					if g := s.GetGauge(); g != nil {
-						return g.GetValue()
-					}
-					return s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -210,4 +186,11 @@ func TestRTMPSLabels(t *testing.T) {
 	if after := gauge(t, m, "huabian_connection_errors_total", "listener", observe.ProtoRTMP); after != before {
 		t.Errorf("rtmp connection errors went from %v to %v on an RTMPS error", before, after)
 	}
+}
+
+// gauge reads one series of the registry (0 when absent).
+func gauge(t *testing.T, m *observe.Metrics, name, label, value string) float64 {
+	t.Helper()
+	v, _ := testkit.MetricValue(t, m.Registry, name, label, value)
+	return v
 }

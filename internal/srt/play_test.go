@@ -14,6 +14,7 @@ import (
 
 	"github.com/huabian-live/huabian/internal/hub"
 	"github.com/huabian-live/huabian/internal/observe"
+	"github.com/huabian-live/huabian/internal/testkit"
 )
 
 // capture is what one gosrt reader received.
@@ -74,31 +75,6 @@ func readSRT(t *testing.T, addr, name string, limit int) *capture {
 		<-c.done
 	})
 	return c
-}
-
-// gauge reads one series of the registry (0 when absent).
-func gauge(t *testing.T, m *observe.Metrics, name, label, value string) float64 {
-	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					if g := s.GetGauge(); g != nil {
-						return g.GetValue()
-					}
-					return s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 // Several SRT readers of one stream share one feed: the stream has a single
@@ -292,4 +268,11 @@ func TestIdleReaderDoesNotDelayOthers(t *testing.T) {
 	if n := e.srv.feedsStarted.Load(); n != 1 {
 		t.Errorf("%d feeds started, want 1", n)
 	}
+}
+
+// gauge reads one series of the registry (0 when absent).
+func gauge(t *testing.T, m *observe.Metrics, name, label, value string) float64 {
+	t.Helper()
+	v, _ := testkit.MetricValue(t, m.Registry, name, label, value)
+	return v
 }

@@ -89,7 +89,7 @@ func (r *AACRendition) retrackLocked(t *media.Tracks) (stale *OpusToAAC) {
 		channels = t.Audio.ChannelCount
 		if channels < 1 || channels > 2 {
 			want = false
-			r.log.Warn("Opus with more than two channels is not transcoded: FLV/RTMP viewers get no audio", "channels", channels)
+			r.log.Warn("Opus is transcoded for mono or stereo only: FLV/RTMP viewers get no audio", "channels", channels)
 		}
 	}
 	if r.tc != nil && (!want || r.tc.channels != channels) {

@@ -152,15 +152,7 @@ func TestWHEPOverTCP(t *testing.T) {
 // Without TCP set, no TCP port is opened and a TCP-only client cannot
 // connect.
 func TestWHEPTCPOff(t *testing.T) {
-	h := hub.New(hub.HubOptions{})
-	defer h.Close()
-	pub, err := h.Publish("demo", hub.PublishInfo{Protocol: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	s, hs := newTestServer(t, h, Options{TCP: "off"})
-	defer func() { hs.Close(); _ = s.Close() }()
+	s, hs := serverWithLiveChannel(t, Options{TCP: "off"})
 	if a := s.TCPAddr(); a != nil {
 		t.Fatalf("TCPAddr() = %v with TCP off", a)
 	}
@@ -190,16 +182,8 @@ func containsTCPCandidate(t *testing.T, answer string) bool {
 
 // TCP candidates carry the announced public IP, like UDP ones.
 func TestWHEPTCPCandidatesUsePublicIP(t *testing.T) {
-	h := hub.New(hub.HubOptions{})
-	defer h.Close()
-	pub, err := h.Publish("demo", hub.PublishInfo{Protocol: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
 	const public = "203.0.113.7"
-	s, hs := newTestServer(t, h, Options{TCP: "127.0.0.1:0", PublicIPs: []string{public}})
-	defer func() { hs.Close(); _ = s.Close() }()
+	_, hs := serverWithLiveChannel(t, Options{TCP: "127.0.0.1:0", PublicIPs: []string{public}})
 	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		t.Fatal(err)

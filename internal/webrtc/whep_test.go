@@ -244,6 +244,27 @@ func newTestServer(t *testing.T, h *hub.Hub, opts Options) (*Server, *httptest.S
 	return s, hs
 }
 
+// serverWithLiveChannel starts a server with opts on a hub where channel
+// "demo" is live (a publisher that sends nothing); all of it stops at the
+// end of the test.
+func serverWithLiveChannel(t *testing.T, opts Options) (*Server, *httptest.Server) {
+	t.Helper()
+	h := hub.New(hub.HubOptions{})
+	pub, err := h.Publish("demo", hub.PublishInfo{Protocol: "test"})
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	s, hs := newTestServer(t, h, opts)
+	t.Cleanup(func() {
+		hs.Close()
+		_ = s.Close()
+		pub.Close()
+		h.Close()
+	})
+	return s, hs
+}
+
 // clientAPI is a pion API for test viewers on loopback UDP, without
 // interceptors; tweaks adjust its settings.
 func clientAPI(t *testing.T, tweaks ...func(*pion.SettingEngine)) *pion.API {
@@ -476,15 +497,7 @@ func testWHEPPlays(t *testing.T, audio string) {
 }
 
 func TestWHEPRefusesHostileOffers(t *testing.T) {
-	h := hub.New(hub.HubOptions{})
-	defer h.Close()
-	pub, err := h.Publish("demo", hub.PublishInfo{Protocol: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	s, hs := newTestServer(t, h, Options{})
-	defer func() { hs.Close(); _ = s.Close() }()
+	s, hs := serverWithLiveChannel(t, Options{})
 
 	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
 	if err != nil {
@@ -531,15 +544,7 @@ func TestWHEPRefusesHostileOffers(t *testing.T) {
 // A peer that sends an offer and never does ICE/DTLS is cleaned up after
 // ConnectTimeout; the per-IP cap refuses sessions beyond MaxPerIP.
 func TestWHEPAbandonedPeerTimesOutAndCaps(t *testing.T) {
-	h := hub.New(hub.HubOptions{})
-	defer h.Close()
-	pub, err := h.Publish("demo", hub.PublishInfo{Protocol: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	s, hs := newTestServer(t, h, Options{ConnectTimeout: 500 * time.Millisecond, MaxPerIP: 2})
-	defer func() { hs.Close(); _ = s.Close() }()
+	s, hs := serverWithLiveChannel(t, Options{ConnectTimeout: 500 * time.Millisecond, MaxPerIP: 2})
 
 	var pcs []*pion.PeerConnection
 	defer func() {
