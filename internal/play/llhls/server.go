@@ -85,7 +85,10 @@ type Options struct {
 	// blocking playlist reload, a preload-hinted part) from net/http until
 	// their answer exists, instead of holding a goroutine and net/http's
 	// buffers for each; the http.Server must Serve it. Requests it cannot
-	// take (HTTP/2, TLS) wait as usual.
+	// take (HTTP/2, TLS) wait as usual. An answered request's connection
+	// goes on serving the viewer's next LL-HLS requests from Run's
+	// goroutines, so Run returns only once the listener is closed too
+	// (http.Server.Shutdown closes it).
 	Park *httppark.Listener
 	// Log receives lifecycle lines; nil discards them.
 	Log *slog.Logger
