@@ -73,7 +73,7 @@ func Open(ctx context.Context, dataDir string, log *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("open database %s: %w", p, err)
 	}
 	w.SetMaxOpenConns(1)
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingUnlessBusy(ctx, w); err != nil {
 		return nil, errors.Join(fmt.Errorf("open database %s: %w", p, err), w.Close())
 	}
 	if err := migrate(ctx, w, ms, log.With("db", p)); err != nil {
@@ -209,6 +209,35 @@ func scanChannel(sc scanner) (store.Channel, error) {
 	c.CreatedAt = time.UnixMilli(created).UTC()
 	c.UpdatedAt = time.UnixMilli(updated).UTC()
 	return c, nil
+}
+
+// pingUnlessBusy opens db's first connection, which applies the
+// connection pragmas. Switching a fresh database to WAL needs a lock that
+// SQLite refuses at once with SQLITE_BUSY, without waiting busy_timeout,
+// while another process opens the same database (two CLI commands, or the
+// CLI beside a starting server); such a refusal is retried for up to 5 s.
+func pingUnlessBusy(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(5 * time.Second)
+	wait := 10 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func isUnique(err error) bool {

@@ -376,3 +376,39 @@ func TestConcurrentProcesses(t *testing.T) {
 		t.Errorf("ListChannels: %d channels, %v; want %d", len(cs), err, n)
 	}
 }
+
+// Opening a database that another process holds locked (here: a fresh,
+// not yet WAL database inside an exclusive transaction) waits for the lock
+// instead of failing with "database is locked".
+func TestOpenWaitsForAnotherProcessLock(t *testing.T) {
+	dir := t.TempDir()
+	other, err := sql.Open("sqlite", filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE held (x); BEGIN EXCLUSIVE; INSERT INTO held VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		s, err := Open(ctx, dir, nil)
+		if err == nil {
+			s.Close()
+		}
+		opened <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // Open is waiting on the lock now
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-opened; err != nil {
+		t.Fatalf("Open beside a locked database: %v", err)
+	}
+}
